@@ -1,0 +1,198 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { isMainThread, Worker } from 'node:worker_threads';
+import { type Options, resolveOptions, type ResolvedConfig } from './config.js';
+import { subscribeHttp } from './context.js';
+import { ERROR_CODES, LoopwatchError, WARNING_CODES, warnOnce } from './errors.js';
+import type { BlockEvent, WorkerMessage } from './event.js';
+import { Heartbeat } from './heartbeat.js';
+import { installProbe, removeProbe } from './probe.js';
+import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
+import type { WorkerData } from './watchdog/worker.js';
+
+/** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
+const EXIT_WAIT_MS = 300;
+
+export interface MonitorEvents {
+  block: [event: BlockEvent];
+}
+
+/** The running agent. One per process. */
+export interface Monitor {
+  readonly config: ResolvedConfig;
+  on(event: 'block', listener: (event: BlockEvent) => void): this;
+  once(event: 'block', listener: (event: BlockEvent) => void): this;
+  off(event: 'block', listener: (event: BlockEvent) => void): this;
+  /** Stops the heartbeat and the watchdog and releases everything. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const AGENT_KEY = Symbol.for('loopwatch.agent.v1');
+type GlobalWithAgent = typeof globalThis & { [AGENT_KEY]?: Agent };
+
+/** Strips our own preload from NODE_OPTIONS so the worker does not start another agent. */
+export function workerNodeOptions(value: string | undefined): string | undefined {
+  if (!value) return value;
+  const parts = value.split(/\s+/).filter(Boolean);
+  const out: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    const flag = /^(--require|-r|--import|--loader|--experimental-loader)$/.test(p);
+    if (flag && /loopwatch/.test(parts[i + 1] ?? '')) {
+      i++;
+      continue;
+    }
+    if (/^(--require|-r|--import)=.*loopwatch/.test(p)) continue;
+    out.push(p);
+  }
+  return out.join(' ');
+}
+
+class Agent extends EventEmitter<MonitorEvents> implements Monitor {
+  readonly config: ResolvedConfig;
+  readonly #state: SharedState;
+  readonly #heartbeat: Heartbeat;
+  #worker: Worker | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #stopped = false;
+
+  constructor(config: ResolvedConfig) {
+    super();
+    this.config = config;
+    this.#state = createSharedState();
+    this.#heartbeat = new Heartbeat(this.#state, config.heartbeatMs);
+  }
+
+  start(): void {
+    if (this.config.context) this.#unsubscribe = subscribeHttp();
+    if (this.config.captureStacks) installProbe();
+    this.#heartbeat.start();
+    const workerData: WorkerData = {
+      buffer: this.#state.buffer,
+      config: {
+        thresholdMs: this.config.thresholdMs,
+        heartbeatMs: this.config.heartbeatMs,
+        stuckMs: this.config.stuckMs,
+        maxSamples: this.config.maxSamples,
+        captureStacks: this.config.captureStacks,
+        log: this.config.log,
+        cwd: process.cwd(),
+        thread: { id: 0, name: 'main' },
+      },
+    };
+    const env = { ...process.env };
+    const nodeOptions = workerNodeOptions(env.NODE_OPTIONS);
+    if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
+    else delete env.NODE_OPTIONS;
+    const worker = new Worker(join(__dirname, 'watchdog', 'worker.cjs'), {
+      name: 'loopwatch-watchdog',
+      workerData,
+      execArgv: [],
+      env,
+      stdout: false,
+      stderr: false,
+    });
+    worker.on('message', this.#onMessage);
+    worker.on('error', (err) => {
+      warnOnce('worker-error', `loopwatch watchdog stopped: ${err?.message ?? err}; blocks are no longer detected`, WARNING_CODES.WORKER_FAILED);
+    });
+    // After the listeners: adding a 'message' listener refs the port again.
+    worker.unref();
+    this.#worker = worker;
+    process.on('exit', this.#onExit);
+  }
+
+  readonly #onMessage = (msg: WorkerMessage): void => {
+    try {
+      if (msg.code === 'block') {
+        if (this.listenerCount('block') > 0) this.emit('block', msg.event);
+      } else if (msg.code === 'warning') {
+        warnOnce(`worker:${msg.key}`, msg.message, WARNING_CODES[msg.warning]);
+      }
+    } catch (err) {
+      // A throwing 'block' listener is the app's bug, but it must not look like ours.
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  };
+
+  /**
+   * 'exit' runs synchronously and nothing after it does: write the last beat, tell the
+   * worker, and if a block may be in progress give it a bounded moment to write its line
+   * and disconnect its inspector session.
+   */
+  readonly #onExit = (): void => {
+    if (this.#stopped) return;
+    const { i32 } = this.#state;
+    const busy = this.#heartbeat.busySinceBeat();
+    this.#heartbeat.finalBeat();
+    Atomics.or(i32, I32.FLAGS, FLAG.EXITING);
+    Atomics.notify(i32, I32.FLAGS);
+    if (Atomics.load(i32, I32.STALL) === 1 || busy >= this.config.thresholdMs) {
+      Atomics.wait(i32, I32.EXIT_ACK, 0, EXIT_WAIT_MS);
+    }
+  };
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    process.removeListener('exit', this.#onExit);
+    this.#heartbeat.stop();
+    Atomics.notify(this.#state.i32, I32.FLAGS);
+    this.#unsubscribe?.();
+    removeProbe();
+    const g = globalThis as GlobalWithAgent;
+    if (g[AGENT_KEY] === this) delete g[AGENT_KEY];
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker) {
+      // Give the worker a moment to report a block in progress, then end it.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, EXIT_WAIT_MS);
+        t.unref();
+        const poll = setInterval(() => {
+          if (Atomics.load(this.#state.i32, I32.EXIT_ACK) === 1) {
+            clearInterval(poll);
+            clearTimeout(t);
+            resolve();
+          }
+        }, 5);
+        poll.unref();
+      });
+      await worker.terminate().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Starts loopwatch in this process. A second call (for example `--require
+ * loopwatch/register` plus `start()`, or the ESM and CJS copies) warns and returns the
+ * running monitor.
+ */
+export function start(options?: Options): Monitor {
+  const config = resolveOptions(options ?? {});
+  if (!isMainThread) {
+    throw new LoopwatchError(ERROR_CODES.NOT_MAIN_THREAD, 'loopwatch.start() must be called on the main thread');
+  }
+  const g = globalThis as GlobalWithAgent;
+  const running = g[AGENT_KEY];
+  if (running) {
+    warnOnce('already-started', 'loopwatch is already running in this process; start() returns the running monitor and ignores the new options', WARNING_CODES.ALREADY_STARTED);
+    return running;
+  }
+  const agent = new Agent(config);
+  g[AGENT_KEY] = agent;
+  try {
+    agent.start();
+  } catch (err) {
+    void agent.stop();
+    throw err;
+  }
+  return agent;
+}
+
+/** The running monitor, if any. */
+export function current(): Monitor | undefined {
+  return (globalThis as GlobalWithAgent)[AGENT_KEY];
+}

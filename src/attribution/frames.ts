@@ -1,0 +1,59 @@
+import { isAbsolute, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RawFrame } from '../probe.js';
+
+/** A stack frame as it appears in a block event. */
+export interface StackFrame {
+  function: string;
+  file: string;
+  line: number;
+  column: number;
+  inApp: boolean;
+}
+
+/** A frame with what the culprit rule needs besides the event fields. */
+export interface Frame extends StackFrame {
+  atEntry: boolean;
+  /** Where the frame comes from: the app, a dependency, Node itself, or loopwatch. */
+  origin: 'app' | 'dependency' | 'node' | 'loopwatch';
+}
+
+function toPath(file: string): string {
+  if (file.startsWith('file://')) {
+    try {
+      return fileURLToPath(file);
+    } catch {
+      return file;
+    }
+  }
+  return file;
+}
+
+function originOf(path: string, ownRoot: string | undefined): Frame['origin'] {
+  if (!path || path.startsWith('node:') || !(isAbsolute(path) || path.startsWith('file:'))) return 'node';
+  if (ownRoot && path.startsWith(ownRoot)) return 'loopwatch';
+  if (path.includes(`${sep}node_modules${sep}`)) return 'dependency';
+  return 'app';
+}
+
+export interface FrameOptions {
+  /** The app's root: files are reported relative to it. */
+  cwd: string;
+  /** loopwatch's own dist folder, whose frames are never the culprit. */
+  ownRoot?: string;
+}
+
+export function normalizeFrames(raw: readonly RawFrame[], opts: FrameOptions): Frame[] {
+  const out: Frame[] = [];
+  for (const [fn, file, line, column, atEntry] of raw) {
+    const path = toPath(file);
+    const origin = originOf(path, opts.ownRoot);
+    const shown = isAbsolute(path) ? relative(opts.cwd, path).split(sep).join('/') : path;
+    out.push({ function: fn, file: shown, line, column, inApp: origin === 'app', atEntry: atEntry === 1, origin });
+  }
+  return out;
+}
+
+export function toStackFrame(f: Frame): StackFrame {
+  return { function: f.function, file: f.file, line: f.line, column: f.column, inApp: f.inApp };
+}

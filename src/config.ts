@@ -1,0 +1,154 @@
+import { describe, LoopwatchRangeError, LoopwatchTypeError, WARNING_CODES, warnOnce } from './errors.js';
+
+export type LogDestination = 'stderr' | 'stdout' | 'off' | (string & {});
+
+export interface Options {
+  /** A stall at least this long (ms) is a block. Default 50. */
+  thresholdMs?: number;
+  /** Where the watchdog writes block lines: 'stderr' (default), 'stdout', 'off' or a file path (appended JSONL). */
+  log?: LogDestination;
+  /** Keep request/job context in an AsyncLocalStorage (default true). */
+  context?: boolean;
+  /** Capture stacks through the inspector (default true); false keeps detection and durations only. */
+  captureStacks?: boolean;
+  /** A block still going after this many ms is logged with "ongoing": true, then at doubling intervals. Default 500. */
+  stuckMs?: number;
+  /** Stack samples taken per block at most (1–50). Default 10. */
+  maxSamples?: number;
+}
+
+export interface ResolvedConfig {
+  readonly thresholdMs: number;
+  readonly log: LogDestination;
+  readonly context: boolean;
+  readonly captureStacks: boolean;
+  readonly stuckMs: number;
+  readonly maxSamples: number;
+  /** Heartbeat period: derived, not an option (see heartbeatFor). */
+  readonly heartbeatMs: number;
+}
+
+export const DEFAULTS = Object.freeze({
+  thresholdMs: 50,
+  log: 'stderr' as LogDestination,
+  context: true,
+  captureStacks: true,
+  stuckMs: 500,
+  maxSamples: 10,
+});
+
+const KNOWN = new Set(Object.keys(DEFAULTS));
+
+/**
+ * The main thread beats at 0.4 × threshold and the watchdog checks at 1 × threshold after
+ * the last beat it saw. A missing beat at that moment means the loop has been busy for at
+ * least 0.6 × threshold, so the first stack sample is taken no later than `threshold` after
+ * the block began, and the check never races the beat due at 0.8 × threshold.
+ */
+export function heartbeatFor(thresholdMs: number): number {
+  return Math.max(1, Math.round(thresholdMs * 0.4));
+}
+
+function checkNumber(name: string, value: unknown, min: number, max: number, integer: boolean): number {
+  if (typeof value !== 'number') {
+    throw new LoopwatchTypeError(`options.${name} must be a number, got ${describe(value)}`);
+  }
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    const kind = integer ? 'an integer' : 'a number';
+    throw new LoopwatchRangeError(`options.${name} must be ${kind} >= ${min} and <= ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new LoopwatchTypeError(`options.${name} must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkLog(value: unknown): LogDestination {
+  if (typeof value !== 'string') {
+    throw new LoopwatchTypeError(`options.log must be a string ("stderr", "stdout", "off" or a file path), got ${describe(value)}`);
+  }
+  if (value.trim() === '') {
+    throw new LoopwatchRangeError('options.log must be "stderr", "stdout", "off" or a file path, got ""');
+  }
+  return value;
+}
+
+/** Validates user options once; throws TypeError/RangeError naming the option. */
+export function resolveOptions(options: unknown = {}): ResolvedConfig {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new LoopwatchTypeError(`options must be an object, got ${describe(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) {
+      throw new LoopwatchRangeError(`options.${key} is not a loopwatch option; allowed: ${[...KNOWN].join(', ')}`);
+    }
+  }
+  const pick = <T>(key: keyof typeof DEFAULTS, check: (v: unknown) => T): T =>
+    o[key] === undefined ? (DEFAULTS[key] as T) : check(o[key]);
+
+  const thresholdMs = pick('thresholdMs', (v) => checkNumber('thresholdMs', v, 1, 3_600_000, false));
+  return Object.freeze({
+    thresholdMs,
+    log: pick('log', checkLog),
+    context: pick('context', (v) => checkBoolean('context', v)),
+    captureStacks: pick('captureStacks', (v) => checkBoolean('captureStacks', v)),
+    stuckMs: pick('stuckMs', (v) => checkNumber('stuckMs', v, 1, 86_400_000, false)),
+    maxSamples: pick('maxSamples', (v) => checkNumber('maxSamples', v, 1, 50, true)),
+    heartbeatMs: heartbeatFor(thresholdMs),
+  });
+}
+
+type Env = Record<string, string | undefined>;
+
+function envWarning(name: string, value: string, allowed: string): void {
+  warnOnce(
+    `env:${name}`,
+    `${name}=${JSON.stringify(value)} is not valid (${allowed}); using the default`,
+    WARNING_CODES.INVALID_ENV,
+  );
+}
+
+const TRUE = new Set(['1', 'true', 'on', 'yes']);
+const FALSE = new Set(['0', 'false', 'off', 'no']);
+
+function envFlag(env: Env, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = raw.trim().toLowerCase();
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  envWarning(name, raw, 'allowed: on, off, true, false, 1, 0');
+  return undefined;
+}
+
+/** Whether LOOPWATCH_ENABLED allows the register entry to start (default true). */
+export function enabledFromEnv(env: Env = process.env): boolean {
+  return envFlag(env, 'LOOPWATCH_ENABLED') ?? true;
+}
+
+/**
+ * Options from LOOPWATCH_* variables. Never throws: a bad value gives one warning naming
+ * the variable and falls back to the default.
+ */
+export function optionsFromEnv(env: Env = process.env): Options {
+  const out: Options = {};
+  const threshold = env.LOOPWATCH_THRESHOLD_MS;
+  if (threshold !== undefined && threshold !== '') {
+    const n = Number(threshold.trim());
+    if (threshold.trim() !== '' && Number.isFinite(n) && n >= 1 && n <= 3_600_000) out.thresholdMs = n;
+    else envWarning('LOOPWATCH_THRESHOLD_MS', threshold, 'allowed: a number of milliseconds from 1 to 3600000');
+  }
+  const log = env.LOOPWATCH_LOG;
+  if (log !== undefined && log !== '') {
+    if (log.trim() === '') envWarning('LOOPWATCH_LOG', log, 'allowed: stderr, stdout, off or a file path');
+    else out.log = log.trim();
+  }
+  const context = envFlag(env, 'LOOPWATCH_CONTEXT');
+  if (context !== undefined) out.context = context;
+  return out;
+}

@@ -1,0 +1,26 @@
+import type { StackFrame } from './attribution/frames.js';
+import type { BlockContext } from './context.js';
+
+/** The block event: the log line's `block` field and the payload of `monitor.on('block')`. Contract: see DESIGN.md. */
+export interface BlockEvent {
+  id: string;
+  thread: { id: number; name: string };
+  /** ISO time the block began. */
+  startedAt: string;
+  durationMs: number;
+  /** true on lines written while the block is still going on. */
+  ongoing: boolean;
+  thresholdMs: number;
+  context: BlockContext;
+  /** The app frame that was running the blocking work, or null when no stack could be taken. */
+  culprit: { function: string; file: string; line: number; column: number } | null;
+  stack: StackFrame[];
+  hint: string | null;
+  fingerprint: string;
+}
+
+/** Messages between the agent and its worker, keyed by `code`. */
+export type WorkerMessage =
+  | { code: 'block'; event: BlockEvent }
+  | { code: 'warning'; key: string; warning: 'NO_INSPECTOR' | 'LOG_DESTINATION' | 'WORKER_FAILED'; message: string }
+  | { code: 'ready' };

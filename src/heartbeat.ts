@@ -1,0 +1,75 @@
+import { DELAY_BUCKETS_S, F64, FLAG, I32, type SharedState } from './shared-state.js';
+
+/**
+ * The main thread's only recurring work: one unref'd interval that stamps the time and
+ * the loop's idle time into shared memory, and records how late it fired (loop delay)
+ * into a cumulative histogram that is never reset (a reset forgets the tick in progress,
+ * which is how prom-client and OTel runtime metrics lose blocks; see DESIGN.md).
+ */
+export class Heartbeat {
+  readonly #state: SharedState;
+  readonly #intervalMs: number;
+  readonly #nodeTiming = performance.nodeTiming;
+  #timer: NodeJS.Timeout | undefined;
+  #last = 0;
+
+  constructor(state: SharedState, intervalMs: number) {
+    this.#state = state;
+    this.#intervalMs = intervalMs;
+    const { f64 } = state;
+    const [sec, nsec] = process.hrtime();
+    f64[F64.ORIGIN_HR_MS] = sec * 1e3 + nsec / 1e6 - performance.now();
+    f64[F64.TIME_ORIGIN_MS] = performance.timeOrigin;
+    f64[F64.DELAY_MIN] = Infinity;
+  }
+
+  start(): void {
+    this.#last = performance.now();
+    this.#write(this.#last, 0, false);
+    this.#timer = setInterval(this.#beat, this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    Atomics.or(this.#state.i32, I32.FLAGS, FLAG.STOPPED);
+  }
+
+  /** A last beat, written synchronously from the 'exit' handler. */
+  finalBeat(): void {
+    this.#write(performance.now(), 0, false);
+  }
+
+  /** Busy time (ms) since the last beat: wall time minus loop idle time. */
+  busySinceBeat(): number {
+    const { f64 } = this.#state;
+    return performance.now() - f64[F64.BEAT_AT] - (this.#nodeTiming.idleTime - f64[F64.IDLE_AT]);
+  }
+
+  readonly #beat = (): void => {
+    const now = performance.now();
+    const delayMs = now - this.#last - this.#intervalMs;
+    this.#last = now;
+    this.#write(now, delayMs > 0 ? delayMs / 1e3 : 0, true);
+  };
+
+  #write(now: number, delayS: number, record: boolean): void {
+    const { i32, f64 } = this.#state;
+    Atomics.add(i32, I32.SEQ, 1);
+    f64[F64.BEAT_AT] = now;
+    f64[F64.IDLE_AT] = this.#nodeTiming.idleTime;
+    if (record) {
+      f64[F64.DELAY_SUM] += delayS;
+      f64[F64.DELAY_SUM_SQ] += delayS * delayS;
+      f64[F64.DELAY_COUNT] += 1;
+      if (delayS > f64[F64.DELAY_MAX]) f64[F64.DELAY_MAX] = delayS;
+      if (delayS < f64[F64.DELAY_MIN]) f64[F64.DELAY_MIN] = delayS;
+      let b = 0;
+      while (b < DELAY_BUCKETS_S.length && delayS > DELAY_BUCKETS_S[b]) b++;
+      f64[F64.DELAY_BUCKET_0 + b] += 1;
+    }
+    Atomics.add(i32, I32.BEATS, 1);
+    Atomics.add(i32, I32.SEQ, 1);
+  }
+}

@@ -1,0 +1,99 @@
+import { readContext } from './context.js';
+
+/**
+ * The function the watchdog runs *inside the blocked thread*, through an inspector
+ * `Runtime.evaluate` of a fixed expression. V8 serves the evaluation as an interrupt at the
+ * next stack or loop-back-edge check of the blocked code, so `captureStackTrace` sees the
+ * blocking frames and the AsyncLocalStorage store is the blocked request's.
+ *
+ * It reads and returns; it changes nothing it does not put back, and never throws.
+ */
+export const PROBE_KEY = Symbol.for('loopwatch.probe.v1');
+
+/** The expression the worker evaluates. Fixed: no data from the worker is ever evaluated. */
+export const PROBE_EXPRESSION = `globalThis[Symbol.for('loopwatch.probe.v1')]?.()`;
+
+/** A raw frame: [function, file, line, column, atEntry]. Compact because it crosses threads as JSON. */
+export type RawFrame = [string, string, number, number, 0 | 1];
+
+export interface ProbeResult {
+  /** performance.now() of the main thread when the probe ran. */
+  at: number;
+  /** performance.nodeTiming.idleTime then: no idle time passes inside a block. */
+  idle: number;
+  frames: RawFrame[];
+  context: ReturnType<typeof readContext>;
+}
+
+const STACK_LIMIT = 64;
+
+interface CallSiteLike {
+  getFunctionName(): string | null;
+  getMethodName(): string | null;
+  getTypeName(): string | null;
+  getFileName(): string | null | undefined;
+  getScriptNameOrSourceURL?(): string | null | undefined;
+  getLineNumber(): number | null;
+  getColumnNumber(): number | null;
+  getEnclosingLineNumber?(): number | null;
+  getEnclosingColumnNumber?(): number | null;
+  isEval(): boolean;
+}
+
+function frameName(cs: CallSiteLike): string {
+  const fn = cs.getFunctionName();
+  if (fn) return fn;
+  const method = cs.getMethodName();
+  if (method) {
+    const type = cs.getTypeName();
+    return type ? `${type}.${method}` : method;
+  }
+  return '<anonymous>';
+}
+
+function collect(_: unknown, sites: CallSiteLike[]): RawFrame[] {
+  const frames: RawFrame[] = [];
+  for (const cs of sites) {
+    const file = cs.getFileName() ?? cs.getScriptNameOrSourceURL?.() ?? '';
+    // The evaluate() script itself has no file; it sits between the probe and the blocked code.
+    if (!file && frames.length === 0 && cs.getLineNumber() === 1) continue;
+    const line = cs.getLineNumber() ?? 0;
+    const column = cs.getColumnNumber() ?? 0;
+    // A frame whose position is its function's own start has not run any of its body yet:
+    // the interrupt was served at its entry stack check.
+    const atEntry = cs.getEnclosingLineNumber?.() === line && cs.getEnclosingColumnNumber?.() === column ? 1 : 0;
+    frames.push([frameName(cs), file, line, column, atEntry]);
+  }
+  return frames;
+}
+
+export function probe(): string {
+  const at = performance.now();
+  try {
+    const prevPrepare = Error.prepareStackTrace;
+    const prevLimit = Error.stackTraceLimit;
+    let frames: RawFrame[] = [];
+    try {
+      Error.stackTraceLimit = STACK_LIMIT;
+      Error.prepareStackTrace = collect as typeof Error.prepareStackTrace;
+      const holder: { stack?: unknown } = {};
+      Error.captureStackTrace(holder, probe);
+      frames = holder.stack as RawFrame[];
+    } finally {
+      Error.prepareStackTrace = prevPrepare;
+      Error.stackTraceLimit = prevLimit;
+    }
+    const result: ProbeResult = { at, idle: performance.nodeTiming.idleTime, frames, context: readContext(true) };
+    return JSON.stringify(result);
+  } catch {
+    return JSON.stringify({ at, idle: performance.nodeTiming.idleTime, frames: [], context: null });
+  }
+}
+
+export function installProbe(): void {
+  Object.defineProperty(globalThis, PROBE_KEY, { value: probe, configurable: true, enumerable: false, writable: false });
+}
+
+export function removeProbe(): void {
+  delete (globalThis as Record<symbol, unknown>)[PROBE_KEY];
+}

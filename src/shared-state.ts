@@ -1,0 +1,97 @@
+/**
+ * Named slots of the SharedArrayBuffer between the main thread (sole writer of the beat
+ * and loop statistics) and the watchdog worker (reader; writer of its own flags).
+ *
+ * Float64 values are written with plain stores inside a sequence lock: the writer bumps
+ * SEQ to odd, writes, bumps it to even (Atomics give the ordering); a reader retries
+ * while SEQ is odd or changed under it. Nothing here allocates on the hot path.
+ */
+
+/** Upper bounds (seconds) of the loop-delay histogram; the last bucket is +Inf. */
+export const DELAY_BUCKETS_S = Object.freeze([
+  0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
+
+export const I32 = {
+  /** Sequence lock over the F64 beat slots. */
+  SEQ: 0,
+  /** Number of beats so far (wraps at 2^31; readers compare for change only). */
+  BEATS: 1,
+  /** Bit flags written by the main thread: see FLAG. */
+  FLAGS: 2,
+  /** Set to 1 by the worker when it has finished its exit work. */
+  EXIT_ACK: 3,
+  /** 1 while the worker is tracking a stall (a capture may be under way). */
+  STALL: 4,
+} as const;
+const I32_SLOTS = 8;
+
+export const FLAG = {
+  EXITING: 1,
+  STOPPED: 2,
+} as const;
+
+export const F64 = {
+  /** Main thread's performance.now() origin on the process.hrtime clock (ms). */
+  ORIGIN_HR_MS: 0,
+  /** Main thread's performance.timeOrigin (Unix epoch ms). */
+  TIME_ORIGIN_MS: 1,
+  /** performance.now() of the last beat. */
+  BEAT_AT: 2,
+  /** performance.nodeTiming.idleTime at the last beat. */
+  IDLE_AT: 3,
+  /** Loop delay observed by the beats: sum (s), sum of squares (s^2), count, max (s), min (s). */
+  DELAY_SUM: 4,
+  DELAY_SUM_SQ: 5,
+  DELAY_COUNT: 6,
+  DELAY_MAX: 7,
+  DELAY_MIN: 8,
+  /** First of DELAY_BUCKETS_S.length + 1 cumulative-free bucket counts (the last is +Inf). */
+  DELAY_BUCKET_0: 9,
+} as const;
+const F64_SLOTS = F64.DELAY_BUCKET_0 + DELAY_BUCKETS_S.length + 1;
+
+const F64_OFFSET = I32_SLOTS * 4;
+
+export interface SharedState {
+  readonly buffer: SharedArrayBuffer;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+}
+
+export function createSharedState(): SharedState {
+  const buffer = new SharedArrayBuffer(F64_OFFSET + F64_SLOTS * 8);
+  return viewSharedState(buffer);
+}
+
+export function viewSharedState(buffer: SharedArrayBuffer): SharedState {
+  return {
+    buffer,
+    i32: new Int32Array(buffer, 0, I32_SLOTS),
+    f64: new Float64Array(buffer, F64_OFFSET, F64_SLOTS),
+  };
+}
+
+/** The beat as the worker reads it, consistent under the sequence lock. */
+export interface BeatSnapshot {
+  beats: number;
+  at: number;
+  idle: number;
+  flags: number;
+}
+
+export function readBeat(state: SharedState, out: BeatSnapshot): BeatSnapshot {
+  const { i32, f64 } = state;
+  for (let tries = 0; tries < 100; tries++) {
+    const s1 = Atomics.load(i32, I32.SEQ);
+    if (s1 & 1) continue;
+    out.beats = Atomics.load(i32, I32.BEATS);
+    out.at = f64[F64.BEAT_AT];
+    out.idle = f64[F64.IDLE_AT];
+    out.flags = Atomics.load(i32, I32.FLAGS);
+    if (Atomics.load(i32, I32.SEQ) === s1) return out;
+  }
+  // The writer holds the lock only for a few stores; 100 misses means it died mid-write.
+  out.flags = Atomics.load(i32, I32.FLAGS);
+  return out;
+}

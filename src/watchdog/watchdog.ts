@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { chooseCulprit, type Sample } from '../attribution/culprit.js';
+import { fingerprint } from '../attribution/fingerprint.js';
+import { type FrameOptions, normalizeFrames, toStackFrame } from '../attribution/frames.js';
+import { findHint } from '../attribution/hints.js';
+import type { BlockContext } from '../context.js';
+import type { BlockEvent } from '../event.js';
+import type { ProbeResult } from '../probe.js';
+import { type BeatSnapshot, F64, FLAG, I32, readBeat, type SharedState } from '../shared-state.js';
+
+export interface WatchdogConfig extends FrameOptions {
+  thresholdMs: number;
+  heartbeatMs: number;
+  stuckMs: number;
+  maxSamples: number;
+  captureStacks: boolean;
+  thread: { id: number; name: string };
+}
+
+export interface CaptureSource {
+  readonly available: boolean;
+  readonly inFlight: boolean;
+  capture(done: (result: ProbeResult | null) => void): boolean;
+  disconnect(): void;
+}
+
+export interface WatchdogSinks {
+  /** A finished block (also called for ongoing lines, with event.ongoing = true). */
+  report(event: BlockEvent): void;
+}
+
+interface Stall {
+  beats: number;
+  beatAt: number;
+  beatIdle: number;
+  /** Estimated main-thread time the block began. */
+  start: number;
+  samples: (Sample & { context: BlockContext | null; at: number })[];
+  requestedAt: number;
+  nextSampleAt: number;
+  nextOngoingAt: number;
+  ongoingStep: number;
+  recovered: BeatSnapshot | null;
+  recoveredSeenAt: number;
+}
+
+/** While a block is tracked the worker polls this often to see the recovery beat quickly. */
+const STALL_POLL_MS = 4;
+/** How long a finished block waits for a capture still in flight before it is reported without it. */
+const IN_FLIGHT_GRACE_MS = 30;
+
+const emptyContext = (): BlockContext => ({ kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null });
+
+/**
+ * The watchdog's decisions, separate from the worker's plumbing so they can be driven by a
+ * test clock. `tick()` returns how many ms until it wants to run again.
+ */
+export class Watchdog {
+  readonly #beat: BeatSnapshot = { beats: -1, at: 0, idle: 0, flags: 0 };
+  #last: BeatSnapshot = { beats: -1, at: 0, idle: 0, flags: 0 };
+  #stall: Stall | null = null;
+  #done = false;
+
+  constructor(
+    private readonly state: SharedState,
+    private readonly cfg: WatchdogConfig,
+    private readonly capturer: CaptureSource,
+    private readonly sinks: WatchdogSinks,
+    private readonly mainNow: () => number,
+  ) {}
+
+  get finished(): boolean {
+    return this.#done;
+  }
+
+  /** Samples between the first capture and the recovery, spaced to cover longer blocks. */
+  #sampleGap(): number {
+    return Math.max(20, this.cfg.thresholdMs / 2);
+  }
+
+  tick(): number {
+    if (this.#done) return -1;
+    const b = readBeat(this.state, this.#beat);
+    if (b.flags & (FLAG.EXITING | FLAG.STOPPED)) {
+      this.exit();
+      return -1;
+    }
+    const now = this.mainNow();
+    const stall = this.#stall;
+    if (stall) {
+      if (!stall.recovered && b.beats !== stall.beats) {
+        stall.recovered = { ...b };
+        stall.recoveredSeenAt = now;
+      }
+      if (stall.recovered) {
+        if (this.capturer.inFlight && now - stall.recoveredSeenAt < IN_FLIGHT_GRACE_MS) return 2;
+        this.#finish(stall, stall.recovered);
+        return this.#idleWait(this.mainNow());
+      }
+      if (now >= stall.nextSampleAt) this.#sample(stall, now);
+      if (now >= stall.nextOngoingAt) this.#ongoing(stall, now);
+      return STALL_POLL_MS;
+    }
+    if (b.beats !== this.#last.beats) this.#last = { ...b };
+    if (this.#last.beats < 0) return this.cfg.heartbeatMs;
+    if (now - this.#last.at >= this.cfg.thresholdMs) {
+      this.#begin(now);
+      return STALL_POLL_MS;
+    }
+    return this.#idleWait(now);
+  }
+
+  /** Sleep until the earliest moment a block could be declared: threshold after the last beat. */
+  #idleWait(now: number): number {
+    return Math.max(1, this.#last.at + this.cfg.thresholdMs - now);
+  }
+
+  #begin(now: number): void {
+    const last = this.#last;
+    this.#stall = {
+      beats: last.beats,
+      beatAt: last.at,
+      beatIdle: last.idle,
+      // Until a capture says better: the beat that should have come.
+      start: last.at + this.cfg.heartbeatMs,
+      samples: [],
+      requestedAt: 0,
+      nextSampleAt: now,
+      nextOngoingAt: last.at + this.cfg.stuckMs,
+      ongoingStep: this.cfg.stuckMs,
+      recovered: null,
+      recoveredSeenAt: 0,
+    };
+    Atomics.store(this.state.i32, I32.STALL, 1);
+    this.#sample(this.#stall, now);
+  }
+
+  #sample(stall: Stall, now: number): void {
+    if (!this.cfg.captureStacks || !this.capturer.available) return;
+    if (stall.samples.length >= this.cfg.maxSamples || this.capturer.inFlight) return;
+    stall.requestedAt = now;
+    stall.nextSampleAt = now + this.#sampleGap();
+    this.capturer.capture((result) => {
+      if (!result || this.#stall !== stall) return;
+      // A probe served after the recovery beat saw the code that ran after the block.
+      if (stall.recovered && result.at > stall.recovered.at) return;
+      const frames = normalizeFrames(result.frames ?? [], this.cfg);
+      stall.samples.push({ frames, latencyMs: Math.max(0, result.at - stall.requestedAt), context: result.context, at: result.at });
+      if (stall.samples.length === 1) {
+        // No idle time passes inside a block, so all idle time since the last beat came before it.
+        stall.start = Math.min(result.at, stall.beatAt + Math.max(0, result.idle - stall.beatIdle));
+        stall.nextOngoingAt = stall.start + stall.ongoingStep;
+      }
+    });
+  }
+
+  #ongoing(stall: Stall, now: number): void {
+    this.sinks.report(this.#event(stall, now - stall.start, true, stall.start));
+    stall.ongoingStep *= 2;
+    stall.nextOngoingAt = stall.start + stall.ongoingStep;
+  }
+
+  #finish(stall: Stall, end: BeatSnapshot): void {
+    this.#stall = null;
+    this.#last = { ...end };
+    Atomics.store(this.state.i32, I32.STALL, 0);
+    this.capturer.disconnect();
+    // Busy time between the beat before and the beat after: wall time minus loop idle time.
+    const durationMs = end.at - stall.beatAt - Math.max(0, end.idle - stall.beatIdle);
+    if (durationMs < this.cfg.thresholdMs) return;
+    this.sinks.report(this.#event(stall, durationMs, false, end.at - durationMs));
+  }
+
+  /** The process is exiting (or the agent stopped): report what is pending, synchronously. */
+  exit(): void {
+    if (this.#done) return;
+    this.#done = true;
+    const b = readBeat(this.state, this.#beat);
+    try {
+      if (this.#stall) {
+        this.#finish(this.#stall, { ...b });
+      } else if (this.#last.beats >= 0 && !(b.flags & FLAG.STOPPED)) {
+        // A block that ended in the exit itself, too recent to have been seen.
+        const pseudo: Stall = {
+          beats: this.#last.beats, beatAt: this.#last.at, beatIdle: this.#last.idle, start: this.#last.at,
+          samples: [], requestedAt: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
+          recovered: null, recoveredSeenAt: 0,
+        };
+        this.#finish(pseudo, { ...b });
+      }
+    } finally {
+      this.capturer.disconnect();
+      Atomics.store(this.state.i32, I32.EXIT_ACK, 1);
+      Atomics.notify(this.state.i32, I32.EXIT_ACK);
+    }
+  }
+
+  #event(stall: Stall, durationMs: number, ongoing: boolean, startMain: number): BlockEvent {
+    const choice = chooseCulprit(stall.samples);
+    const sample = choice ? stall.samples[choice.sample] : stall.samples[0];
+    const culpritFrame = choice ? sample.frames[choice.frame] : null;
+    const context = sample?.context ?? stall.samples.find((s) => s.context)?.context ?? emptyContext();
+    const culprit = culpritFrame
+      ? { function: culpritFrame.function, file: culpritFrame.file, line: culpritFrame.line, column: culpritFrame.column }
+      : null;
+    const timeOrigin = this.state.f64[F64.TIME_ORIGIN_MS];
+    return {
+      id: randomBytes(8).toString('hex'),
+      thread: this.cfg.thread,
+      startedAt: new Date(timeOrigin + startMain).toISOString(),
+      durationMs: Math.round(durationMs * 10) / 10,
+      ongoing,
+      thresholdMs: this.cfg.thresholdMs,
+      context,
+      culprit,
+      stack: sample ? sample.frames.filter((f) => f.origin !== 'loopwatch').map(toStackFrame) : [],
+      hint: findHint(stall.samples),
+      fingerprint: fingerprint(culprit, context.route ?? context.job ?? context.kind),
+    };
+  }
+}

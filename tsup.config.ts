@@ -1,0 +1,18 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    register: 'src/register.ts',
+    'watchdog/worker': 'src/watchdog/worker.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: { entry: { index: 'src/index.ts', register: 'src/register.ts' } },
+  target: 'node20',
+  platform: 'node',
+  // Both builds locate the worker file next to themselves; shims give ESM a __dirname.
+  shims: true,
+  splitting: false,
+  sourcemap: true,
+  clean: true,
+});
