@@ -25,9 +25,13 @@ export class Heartbeat {
 
   start(): void {
     this.#last = performance.now();
-    this.#write(this.#last, 0, false);
+    this.#write(this.#last, 0, false, true);
     this.#timer = setInterval(this.#beat, this.#intervalMs);
     this.#timer.unref();
+    // Marks the end of the app's synchronous startup: blocks before it (module loading under
+    // --require) are reported with kind "startup". An immediate runs in the loop's first
+    // iteration, so it cannot keep the process alive.
+    setImmediate(this.#loopStarted);
   }
 
   stop(): void {
@@ -38,7 +42,7 @@ export class Heartbeat {
 
   /** A last beat, written synchronously from the 'exit' handler. */
   finalBeat(): void {
-    this.#write(performance.now(), 0, false);
+    this.#write(performance.now(), 0, false, true);
   }
 
   /** Busy time (ms) since the last beat: wall time minus loop idle time. */
@@ -47,14 +51,18 @@ export class Heartbeat {
     return performance.now() - f64[F64.BEAT_AT] - (this.#nodeTiming.idleTime - f64[F64.IDLE_AT]);
   }
 
+  readonly #loopStarted = (): void => {
+    Atomics.store(this.#state.i32, I32.LOOP_STARTED, 1);
+  };
+
   readonly #beat = (): void => {
     const now = performance.now();
     const delayMs = now - this.#last - this.#intervalMs;
     this.#last = now;
-    this.#write(now, delayMs > 0 ? delayMs / 1e3 : 0, true);
+    this.#write(now, delayMs > 0 ? delayMs / 1e3 : 0, true, true);
   };
 
-  #write(now: number, delayS: number, record: boolean): void {
+  #write(now: number, delayS: number, record: boolean, count: boolean): void {
     const { i32, f64 } = this.#state;
     Atomics.add(i32, I32.SEQ, 1);
     f64[F64.BEAT_AT] = now;
@@ -69,7 +77,7 @@ export class Heartbeat {
       while (b < DELAY_BUCKETS_S.length && delayS > DELAY_BUCKETS_S[b]) b++;
       f64[F64.DELAY_BUCKET_0 + b] += 1;
     }
-    Atomics.add(i32, I32.BEATS, 1);
+    if (count) Atomics.add(i32, I32.BEATS, 1);
     Atomics.add(i32, I32.SEQ, 1);
   }
 }

@@ -40,9 +40,16 @@ interface CallSiteLike {
   isEval(): boolean;
 }
 
-function frameName(cs: CallSiteLike): string {
+function frameName(cs: CallSiteLike, file: string): string {
   const fn = cs.getFunctionName();
-  if (fn) return fn;
+  if (fn) {
+    // Built-ins (no file) read better with their receiver: JSON.parse, Array.sort.
+    if (!file) {
+      const type = cs.getTypeName();
+      if (type && type !== 'Object' && !fn.includes('.')) return `${type}.${fn}`;
+    }
+    return fn;
+  }
   const method = cs.getMethodName();
   if (method) {
     const type = cs.getTypeName();
@@ -50,6 +57,29 @@ function frameName(cs: CallSiteLike): string {
   }
   return '<anonymous>';
 }
+
+/**
+ * Whether a frame is at its function's entry stack check, i.e. has not run any of its body.
+ * V8 reports that check at the start of the parameter list, while the enclosing position
+ * is the start of the whole function: equal for arrows, and `function name`, `name` (a
+ * method), `async function name`… apart for the other forms. The name is the frame's
+ * own, so the header's length is known without reading the source.
+ */
+function atEntry(cs: CallSiteLike, line: number, column: number): 0 | 1 {
+  if (cs.getEnclosingLineNumber?.() !== line) return 0;
+  const start = cs.getEnclosingColumnNumber?.();
+  if (start == null) return 0;
+  const offset = column - start;
+  if (offset === 0) return 1;
+  const name = cs.getFunctionName() ?? '';
+  const short = name.slice(name.lastIndexOf('.') + 1);
+  for (const head of ENTRY_HEADERS) {
+    if (offset === head.length + short.length) return 1;
+  }
+  return 0;
+}
+
+const ENTRY_HEADERS = ['', 'function ', 'async function ', 'function* ', 'async function* ', 'async ', 'static ', 'get ', 'set ', 'static async ', '*', 'async *'];
 
 function collect(_: unknown, sites: CallSiteLike[]): RawFrame[] {
   const frames: RawFrame[] = [];
@@ -61,8 +91,7 @@ function collect(_: unknown, sites: CallSiteLike[]): RawFrame[] {
     const column = cs.getColumnNumber() ?? 0;
     // A frame whose position is its function's own start has not run any of its body yet:
     // the interrupt was served at its entry stack check.
-    const atEntry = cs.getEnclosingLineNumber?.() === line && cs.getEnclosingColumnNumber?.() === column ? 1 : 0;
-    frames.push([frameName(cs), file, line, column, atEntry]);
+    frames.push([frameName(cs, file), file, line, column, atEntry(cs, line, column)]);
   }
   return frames;
 }

@@ -23,6 +23,8 @@ export const I32 = {
   EXIT_ACK: 3,
   /** 1 while the worker is tracking a stall (a capture may be under way). */
   STALL: 4,
+  /** 1 once the event loop has turned (the app's synchronous startup is over). */
+  LOOP_STARTED: 5,
 } as const;
 const I32_SLOTS = 8;
 

@@ -42,6 +42,8 @@ interface Stall {
   ongoingStep: number;
   recovered: BeatSnapshot | null;
   recoveredSeenAt: number;
+  /** Began before the loop first turned: the app's synchronous startup. */
+  startup: boolean;
 }
 
 /** While a block is tracked the worker polls this often to see the recovery beat quickly. */
@@ -102,7 +104,7 @@ export class Watchdog {
       return STALL_POLL_MS;
     }
     if (b.beats !== this.#last.beats) this.#last = { ...b };
-    if (this.#last.beats < 0) return this.cfg.heartbeatMs;
+    if (this.#last.beats <= 0) return this.cfg.heartbeatMs;
     if (now - this.#last.at >= this.cfg.thresholdMs) {
       this.#begin(now);
       return STALL_POLL_MS;
@@ -130,6 +132,7 @@ export class Watchdog {
       ongoingStep: this.cfg.stuckMs,
       recovered: null,
       recoveredSeenAt: 0,
+      startup: Atomics.load(this.state.i32, I32.LOOP_STARTED) === 0,
     };
     Atomics.store(this.state.i32, I32.STALL, 1);
     this.#sample(this.#stall, now);
@@ -179,12 +182,12 @@ export class Watchdog {
     try {
       if (this.#stall) {
         this.#finish(this.#stall, { ...b });
-      } else if (this.#last.beats >= 0 && !(b.flags & FLAG.STOPPED)) {
+      } else if (this.#last.beats > 0 && !(b.flags & FLAG.STOPPED)) {
         // A block that ended in the exit itself, too recent to have been seen.
         const pseudo: Stall = {
           beats: this.#last.beats, beatAt: this.#last.at, beatIdle: this.#last.idle, start: this.#last.at,
           samples: [], requestedAt: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
-          recovered: null, recoveredSeenAt: 0,
+          recovered: null, recoveredSeenAt: 0, startup: false,
         };
         this.#finish(pseudo, { ...b });
       }
@@ -200,6 +203,7 @@ export class Watchdog {
     const sample = choice ? stall.samples[choice.sample] : stall.samples[0];
     const culpritFrame = choice ? sample.frames[choice.frame] : null;
     const context = sample?.context ?? stall.samples.find((s) => s.context)?.context ?? emptyContext();
+    if (stall.startup && context.kind === null) context.kind = 'startup';
     const culprit = culpritFrame
       ? { function: culpritFrame.function, file: culpritFrame.file, line: culpritFrame.line, column: culpritFrame.column }
       : null;

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, enabledFromEnv, heartbeatFor, optionsFromEnv, resolveOptions } from '../../src/config.js';
+import { ERROR_CODES, LoopwatchRangeError, LoopwatchTypeError } from '../../src/errors.js';
+
+describe('resolveOptions', () => {
+  it('applies the defaults', () => {
+    const c = resolveOptions({});
+    expect(c).toMatchObject(DEFAULTS);
+    expect(c.heartbeatMs).toBe(20);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(DEFAULTS)).toBe(true);
+  });
+
+  it('keeps valid values', () => {
+    expect(resolveOptions({ thresholdMs: 100, log: '/tmp/x.jsonl', context: false, captureStacks: false, stuckMs: 2000, maxSamples: 3 }))
+      .toMatchObject({ thresholdMs: 100, log: '/tmp/x.jsonl', context: false, captureStacks: false, stuckMs: 2000, maxSamples: 3, heartbeatMs: 40 });
+  });
+
+  // Table: option value → error class and the words the message must contain.
+  const bad: [string, unknown, typeof TypeError | typeof RangeError, RegExp][] = [
+    ['thresholdMs', '50', LoopwatchTypeError, /options\.thresholdMs must be a number, got "50"/],
+    ['thresholdMs', 0, LoopwatchRangeError, /options\.thresholdMs must be a number >= 1 and <= 3600000, got 0/],
+    ['thresholdMs', Number.NaN, LoopwatchRangeError, /options\.thresholdMs .* got NaN/],
+    ['thresholdMs', Infinity, LoopwatchRangeError, /got Infinity/],
+    ['log', 42, LoopwatchTypeError, /options\.log must be a string .*got 42/],
+    ['log', ' ', LoopwatchRangeError, /options\.log must be "stderr", "stdout", "off" or a file path/],
+    ['context', 'on', LoopwatchTypeError, /options\.context must be a boolean, got "on"/],
+    ['captureStacks', 1, LoopwatchTypeError, /options\.captureStacks must be a boolean, got 1/],
+    ['stuckMs', -5, LoopwatchRangeError, /options\.stuckMs .* got -5/],
+    ['maxSamples', 2.5, LoopwatchRangeError, /options\.maxSamples must be an integer >= 1 and <= 50, got 2.5/],
+    ['maxSamples', 51, LoopwatchRangeError, /got 51/],
+    ['thresholdMS', 50, LoopwatchRangeError, /options\.thresholdMS is not a loopwatch option; allowed: thresholdMs/],
+  ];
+  it.each(bad)('rejects options.%s = %o', (key, value, Cls, message) => {
+    let caught: unknown;
+    try {
+      resolveOptions({ [key]: value });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(Cls);
+    expect((caught as Error).message).toMatch(message);
+    expect((caught as { code: string }).code).toBe(Cls === LoopwatchTypeError ? ERROR_CODES.INVALID_OPTION_TYPE : ERROR_CODES.INVALID_OPTION_VALUE);
+  });
+
+  it('rejects a non-object', () => {
+    expect(() => resolveOptions(5)).toThrow(/options must be an object, got 5/);
+    expect(() => resolveOptions([])).toThrow(TypeError);
+  });
+});
+
+describe('heartbeatFor', () => {
+  it('beats at 0.4 x threshold, at least every ms', () => {
+    expect(heartbeatFor(50)).toBe(20);
+    expect(heartbeatFor(1000)).toBe(400);
+    expect(heartbeatFor(1)).toBe(1);
+  });
+});
+
+describe('optionsFromEnv', () => {
+  it('reads valid variables', () => {
+    expect(optionsFromEnv({ LOOPWATCH_THRESHOLD_MS: '75', LOOPWATCH_LOG: 'stdout', LOOPWATCH_CONTEXT: 'off' }))
+      .toEqual({ thresholdMs: 75, log: 'stdout', context: false });
+    expect(optionsFromEnv({})).toEqual({});
+  });
+
+  it('ignores bad values instead of throwing', () => {
+    expect(optionsFromEnv({ LOOPWATCH_THRESHOLD_MS: 'abc' })).toEqual({});
+    expect(optionsFromEnv({ LOOPWATCH_THRESHOLD_MS: '0' })).toEqual({});
+    expect(optionsFromEnv({ LOOPWATCH_CONTEXT: 'maybe' })).toEqual({});
+    expect(optionsFromEnv({ LOOPWATCH_LOG: '   ' })).toEqual({});
+  });
+
+  it('reads LOOPWATCH_ENABLED', () => {
+    expect(enabledFromEnv({})).toBe(true);
+    expect(enabledFromEnv({ LOOPWATCH_ENABLED: 'false' })).toBe(false);
+    expect(enabledFromEnv({ LOOPWATCH_ENABLED: '0' })).toBe(false);
+    expect(enabledFromEnv({ LOOPWATCH_ENABLED: 'true' })).toBe(true);
+  });
+});

@@ -1,0 +1,28 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const require = createRequire(`${root}package.json`);
+
+// The public surface, pinned: a change here is a change of the package's API.
+const INDEX_NAMES = ['DEFAULTS', 'ERROR_CODES', 'LoopwatchError', 'LoopwatchRangeError', 'LoopwatchTypeError', 'WARNING_CODES', 'current', 'run', 'start'];
+
+describe('package exports', () => {
+  it('has a build to test', () => {
+    expect(existsSync(`${root}dist/index.cjs`), 'run `npm run build` first').toBe(true);
+  });
+
+  it('loopwatch: same names from require and import', async () => {
+    const cjs = require('loopwatch');
+    const esm = await import('loopwatch');
+    expect(Object.keys(cjs).sort()).toEqual(INDEX_NAMES);
+    expect(Object.keys(esm).filter((k) => k !== 'default').sort()).toEqual(INDEX_NAMES);
+  });
+
+  it('loopwatch/register resolves both ways (side effects only, no exports)', () => {
+    expect(require.resolve('loopwatch/register')).toMatch(/dist[/\\]register\.cjs$/);
+    expect(import.meta.resolve?.('loopwatch/register') ?? 'dist/register.js').toMatch(/dist[/\\]register\.js$/);
+  });
+});

@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import type { BlockEvent } from '../../src/event.js';
+import type { ProbeResult } from '../../src/probe.js';
+import { createSharedState, F64, FLAG, I32, type SharedState } from '../../src/shared-state.js';
+import { type CaptureSource, Watchdog, type WatchdogConfig } from '../../src/watchdog/watchdog.js';
+
+const cfg: WatchdogConfig = {
+  thresholdMs: 50, heartbeatMs: 20, stuckMs: 500, maxSamples: 10, captureStacks: true,
+  thread: { id: 0, name: 'main' }, cwd: '/app',
+};
+
+/** Drives the watchdog with a test clock: the "main thread" is simulated through the shared state. */
+class Harness {
+  state: SharedState = createSharedState();
+  now = 1000;
+  idle = 0;
+  events: BlockEvent[] = [];
+  pending: ((r: ProbeResult | null) => void) | null = null;
+  captures = 0;
+  disconnects = 0;
+  frames: ProbeResult['frames'] = [['burnCpu', '/app/src/app.js', 3, 9, 0], ['handler', '/app/src/app.js', 10, 3, 0]];
+  readonly capturer: CaptureSource = {
+    available: true,
+    inFlight: false,
+    capture: (done) => {
+      this.captures++;
+      this.pending = done;
+      (this.capturer as { inFlight: boolean }).inFlight = true;
+      return true;
+    },
+    disconnect: () => { this.disconnects++; },
+  };
+  readonly dog: Watchdog;
+  constructor() {
+    this.state.f64[F64.TIME_ORIGIN_MS] = Date.UTC(2026, 10, 25);
+    Atomics.store(this.state.i32, I32.LOOP_STARTED, 1);
+    this.dog = new Watchdog(this.state, cfg, this.capturer, { report: (e) => this.events.push(e) }, () => this.now);
+  }
+  beat(): void {
+    const { i32, f64 } = this.state;
+    f64[F64.BEAT_AT] = this.now;
+    f64[F64.IDLE_AT] = this.idle;
+    Atomics.add(i32, I32.BEATS, 1);
+  }
+  /** Idle loop: beats every 20 ms, all idle. */
+  idleFor(ms: number): void {
+    const end = this.now + ms;
+    while (this.now < end) {
+      this.now += 20;
+      this.idle += 19.5;
+      this.beat();
+      this.dog.tick();
+    }
+  }
+  /** The main thread serves the pending probe now. */
+  serve(latencyMs = 0.2): void {
+    const done = this.pending;
+    this.pending = null;
+    (this.capturer as { inFlight: boolean }).inFlight = false;
+    done?.({ at: this.now + latencyMs, idle: this.idle, frames: this.frames, context: { kind: 'http', method: 'GET', route: null, path: '/x', job: null, traceId: null, spanId: null } });
+  }
+  /** Busy for ms without beats; the worker ticks every few ms as it asks. */
+  block(ms: number, serveAfterMs = 0.2): void {
+    const end = this.now + ms;
+    let wait = this.dog.tick();
+    while (this.now + wait < end) {
+      this.now += wait;
+      wait = this.dog.tick();
+      if (this.pending) {
+        this.now += serveAfterMs;
+        this.serve(0);
+      }
+    }
+    this.now = end;
+  }
+}
+
+describe('Watchdog', () => {
+  it('reports a 200 ms block once, after recovery, with duration from busy time', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    h.block(200);
+    expect(h.events).toHaveLength(0);
+    expect(h.captures).toBeGreaterThanOrEqual(3);
+    expect(Atomics.load(h.state.i32, I32.STALL)).toBe(1);
+    h.beat();
+    h.dog.tick();
+    expect(h.events).toHaveLength(1);
+    const e = h.events[0];
+    expect(e.durationMs).toBeGreaterThanOrEqual(200);
+    expect(e.durationMs).toBeLessThan(225);
+    expect(e.ongoing).toBe(false);
+    expect(e.culprit).toMatchObject({ function: 'burnCpu', file: 'src/app.js', line: 3 });
+    expect(e.context.path).toBe('/x');
+    expect(e.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(Atomics.load(h.state.i32, I32.STALL)).toBe(0);
+    expect(h.disconnects).toBeGreaterThan(0);
+  });
+
+  it('does not report a stall shorter than the threshold', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    h.block(45);
+    h.beat();
+    h.dog.tick();
+    h.idleFor(100);
+    expect(h.events).toHaveLength(0);
+  });
+
+  it('sleeps until threshold after the last beat while idle', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    expect(h.dog.tick()).toBeCloseTo(50 - 0, 0);
+    expect(h.captures).toBe(0);
+  });
+
+  it('writes ongoing lines at doubling intervals while stuck', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    h.block(2100);
+    const ongoing = h.events.filter((e) => e.ongoing);
+    expect(ongoing.map((e) => Math.round(e.durationMs / 100) * 100)).toEqual([500, 1000, 2000]);
+    expect(ongoing[0].culprit?.function).toBe('burnCpu');
+  });
+
+  it('reports a block in progress when the process exits, and acknowledges', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    h.block(300);
+    h.beat();
+    Atomics.or(h.state.i32, I32.FLAGS, FLAG.EXITING);
+    expect(h.dog.tick()).toBe(-1);
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0].durationMs).toBeGreaterThanOrEqual(300);
+    expect(Atomics.load(h.state.i32, I32.EXIT_ACK)).toBe(1);
+  });
+
+  it('drops a sample served after the recovery beat', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    h.now += 60;
+    h.dog.tick(); // stall begins, capture requested
+    expect(h.pending).not.toBeNull();
+    h.now += 40;
+    h.beat(); // recovered before the probe ran
+    h.dog.tick();
+    h.now += 1;
+    h.serve();
+    h.now += 40;
+    h.dog.tick();
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0].culprit).toBeNull();
+    expect(h.events[0].stack).toEqual([]);
+  });
+
+  it('marks blocks that began before the loop turned as startup', () => {
+    const h = new Harness();
+    Atomics.store(h.state.i32, I32.LOOP_STARTED, 0);
+    h.beat();
+    h.block(120);
+    h.frames = [];
+    h.beat();
+    h.dog.tick();
+    expect(h.events[0].context.kind).toBe('http');
+    const h2 = new Harness();
+    Atomics.store(h2.state.i32, I32.LOOP_STARTED, 0);
+    h2.capturer.capture = () => false;
+    h2.beat();
+    h2.block(120);
+    h2.beat();
+    h2.dog.tick();
+    expect(h2.events[0].context.kind).toBe('startup');
+  });
+});
