@@ -17,7 +17,7 @@ describe('resolveOptions', () => {
   });
 
   // Table: option value → error class and the words the message must contain.
-  const bad: [string, unknown, typeof TypeError | typeof RangeError, RegExp][] = [
+  const bad: [string, unknown, typeof LoopwatchTypeError | typeof LoopwatchRangeError, RegExp][] = [
     ['thresholdMs', '50', LoopwatchTypeError, /options\.thresholdMs must be a number, got "50"/],
     ['thresholdMs', 0, LoopwatchRangeError, /options\.thresholdMs must be a number >= 1 and <= 3600000, got 0/],
     ['thresholdMs', Number.NaN, LoopwatchRangeError, /options\.thresholdMs .* got NaN/],
