@@ -1,4 +1,5 @@
 import type { Frame } from './frames.js';
+import { isKnownBlockingCall } from './hints.js';
 
 /** One stack sample taken while a block lasted. */
 export interface Sample {
@@ -34,10 +35,12 @@ function eligible(frames: Frame[]): (f: Frame) => boolean {
  * stack is at its function's entry, that function has not run yet: it was *just called*.
  * - If that freshly called function is the eligible frame itself (a helper such as a clock
  *   read called from a hot loop), the work belongs to its caller.
- * - If the fresh function is a Node internal called by the eligible frame and the sample
- *   was served late, the thread was inside a long native call until just now; that call
- *   was made by a frame that has since moved on to call this helper, so the work belongs to
- *   the next eligible frame outwards (the loop that calls both).
+ * - If it is a Node internal called by the eligible frame and the sample was served late,
+ *   the thread has just come back from a long native call. When a known blocking call
+ *   (pbkdf2Sync, readFileSync…) is among those internal frames, the eligible frame is the
+ *   one that made it. Otherwise the internals are a cheap helper (a clock read through
+ *   performance.now) that the eligible frame called *after* the native call returned, so
+ *   the work belongs to the next eligible frame outwards (the loop that calls both).
  * Otherwise the eligible frame is resuming its own code (a back-edge): it is the culprit.
  */
 export function sampleCulprit(sample: Sample): number {
@@ -46,9 +49,9 @@ export function sampleCulprit(sample: Sample): number {
   const ok = eligible(frames);
   const k = firstIndex(frames, 0, ok);
   if (k === -1) return -1;
-  const fresh = frames[0].atEntry;
-  const late = sample.latencyMs >= LATE_SAMPLE_MS;
-  if (fresh && (k === 0 || late)) {
+  if (!frames[0].atEntry) return k;
+  const helper = k === 0 || (sample.latencyMs >= LATE_SAMPLE_MS && !frames.slice(0, k).some(isKnownBlockingCall));
+  if (helper) {
     const outer = firstIndex(frames, k + 1, ok);
     if (outer !== -1) return outer;
   }

@@ -22,14 +22,22 @@ export const HINTS: readonly HintRule[] = [
   { fn: /^JSON\.stringify$/, hint: 'JSON.stringify of a large value blocks the loop; serialize in a worker or stream it' },
 ];
 
+function ruleFor(frame: Frame): HintRule | undefined {
+  if (frame.origin === 'app') return undefined;
+  return HINTS.find((rule) => rule.fn.test(frame.function) && (!rule.file || rule.file.test(frame.file)));
+}
+
+/** Whether a frame is one of the blocking library calls of the table. */
+export function isKnownBlockingCall(frame: Frame): boolean {
+  return ruleFor(frame) !== undefined;
+}
+
 /** The hint for the first known blocking call seen in any sample, innermost first. */
 export function findHint(samples: readonly { frames: Frame[] }[]): string | null {
   for (const sample of samples) {
     for (const frame of sample.frames) {
-      if (frame.origin === 'app') continue;
-      for (const rule of HINTS) {
-        if (rule.fn.test(frame.function) && (!rule.file || rule.file.test(frame.file))) return rule.hint;
-      }
+      const rule = ruleFor(frame);
+      if (rule) return rule.hint;
     }
   }
   return null;

@@ -79,3 +79,13 @@ describe('findHint', () => {
     expect(findHint([{ frames: [app('readFileSync')] }])).toBeNull();
   });
 });
+
+describe('sampleCulprit after a native call inside a library wrapper', () => {
+  it('keeps the app frame that called a known blocking API', () => {
+    // Node 26: pbkdf2Sync's wrapper calls Buffer.from right after the native job returns.
+    const frames = [node('from', true, 'node:buffer'), node('pbkdf2Sync', false, 'node:internal/crypto/pbkdf2'), app('hashLoop'), app('handler')];
+    expect(name(sample(frames, 3))).toBe('hashLoop');
+    // A loop of readFileSync caught at the entry of the next call.
+    expect(name(sample([node('readFileSync', true, 'node:fs'), app('readAll'), app('handler')], 3))).toBe('readAll');
+  });
+});
