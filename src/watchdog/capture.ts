@@ -2,6 +2,15 @@ import { createRequire } from 'node:module';
 import type { Session } from 'node:inspector';
 import { PROBE_EXPRESSION, type ProbeResult } from '../probe.js';
 
+function connectToMain(): Session {
+  // Loaded lazily: on a Node built without the inspector, requiring it throws, and
+  // detection must go on without stacks.
+  const { Session: SessionCtor } = createRequire(__filename)('node:inspector') as typeof import('node:inspector');
+  const session = new SessionCtor();
+  session.connectToMainThread();
+  return session;
+}
+
 /**
  * Stack captures of the main thread from the watchdog worker. A session is connected only
  * while a block is being tracked: a session still connected at exit makes Node print
@@ -9,11 +18,17 @@ import { PROBE_EXPRESSION, type ProbeResult } from '../probe.js';
  */
 export class Capturer {
   #session: Session | null = null;
-  #SessionCtor: (new () => Session) | null | undefined;
   #broken: string | null = null;
   #inFlight = false;
 
-  constructor(private readonly onUnavailable: (reason: string) => void) {}
+  /**
+   * @param onUnavailable called once when stacks cannot be captured
+   * @param connect opens a session to the main thread (replaceable in tests)
+   */
+  constructor(
+    private readonly onUnavailable: (reason: string) => void,
+    private readonly connect: () => Session = connectToMain,
+  ) {}
 
   get available(): boolean {
     return this.#broken === null;
@@ -33,16 +48,8 @@ export class Capturer {
     if (this.#session) return this.#session;
     if (this.#broken) return null;
     try {
-      if (this.#SessionCtor === undefined) {
-        // Loaded lazily: on a Node built without the inspector, requiring it throws, and
-        // detection must go on without stacks.
-        const req = createRequire(__filename);
-        this.#SessionCtor = (req('node:inspector') as typeof import('node:inspector')).Session;
-      }
-      const session = new this.#SessionCtor!();
-      session.connectToMainThread();
-      this.#session = session;
-      return session;
+      this.#session = this.connect();
+      return this.#session;
     } catch (err) {
       this.#fail((err as Error)?.message ?? String(err));
       return null;
