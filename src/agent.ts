@@ -60,7 +60,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     super();
     this.config = config;
     this.#state = createSharedState();
-    this.#heartbeat = new Heartbeat(this.#state, config.heartbeatMs);
+    this.#heartbeat = new Heartbeat(this.#state, config.heartbeatMs, config.thresholdMs);
   }
 
   start(): void {
@@ -72,6 +72,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
       config: {
         thresholdMs: this.config.thresholdMs,
         heartbeatMs: this.config.heartbeatMs,
+        confirmMs: this.config.confirmMs,
         stuckMs: this.config.stuckMs,
         maxSamples: this.config.maxSamples,
         captureStacks: this.config.captureStacks,

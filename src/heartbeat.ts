@@ -10,12 +10,14 @@ export class Heartbeat {
   readonly #state: SharedState;
   readonly #intervalMs: number;
   readonly #nodeTiming = performance.nodeTiming;
+  readonly #thresholdMs: number;
   #timer: NodeJS.Timeout | undefined;
   #last = 0;
 
-  constructor(state: SharedState, intervalMs: number) {
+  constructor(state: SharedState, intervalMs: number, thresholdMs: number) {
     this.#state = state;
     this.#intervalMs = intervalMs;
+    this.#thresholdMs = thresholdMs;
     const { f64 } = state;
     const [sec, nsec] = process.hrtime();
     f64[F64.ORIGIN_HR_MS] = sec * 1e3 + nsec / 1e6 - performance.now();
@@ -25,7 +27,7 @@ export class Heartbeat {
 
   start(): void {
     this.#last = performance.now();
-    this.#write(this.#last, 0, false, true);
+    this.#write(this.#last, 0, false, true, false);
     this.#timer = setInterval(this.#beat, this.#intervalMs);
     this.#timer.unref();
     // Marks the end of the app's synchronous startup: blocks before it (module loading under
@@ -42,7 +44,7 @@ export class Heartbeat {
 
   /** A last beat, written synchronously from the 'exit' handler. */
   finalBeat(): void {
-    this.#write(performance.now(), 0, false, true);
+    this.#write(performance.now(), 0, false, true, true);
   }
 
   /** Busy time (ms) since the last beat: wall time minus loop idle time. */
@@ -59,14 +61,26 @@ export class Heartbeat {
     const now = performance.now();
     const delayMs = now - this.#last - this.#intervalMs;
     this.#last = now;
-    this.#write(now, delayMs > 0 ? delayMs / 1e3 : 0, true, true);
+    this.#write(now, delayMs > 0 ? delayMs / 1e3 : 0, true, true, true);
   };
 
-  #write(now: number, delayS: number, record: boolean, count: boolean): void {
+  #write(now: number, delayS: number, record: boolean, count: boolean, check: boolean): void {
     const { i32, f64 } = this.#state;
+    const idle = this.#nodeTiming.idleTime;
+    // Safety net: a block the watchdog did not see (its thread was not scheduled in time)
+    // is still known here, from the busy time between this beat and the last.
+    if (check && now - f64[F64.BEAT_AT] - (idle - f64[F64.IDLE_AT]) >= this.#thresholdMs && Atomics.load(i32, I32.STALL) === 0) {
+      f64[F64.UNTRACKED_FROM_AT] = f64[F64.BEAT_AT];
+      f64[F64.UNTRACKED_FROM_IDLE] = f64[F64.IDLE_AT];
+      f64[F64.UNTRACKED_TO_AT] = now;
+      f64[F64.UNTRACKED_TO_IDLE] = idle;
+      f64[F64.UNTRACKED_TO_BEAT] = Atomics.load(i32, I32.BEATS) + 1;
+      Atomics.add(i32, I32.UNTRACKED, 1);
+      Atomics.notify(i32, I32.FLAGS);
+    }
     Atomics.add(i32, I32.SEQ, 1);
     f64[F64.BEAT_AT] = now;
-    f64[F64.IDLE_AT] = this.#nodeTiming.idleTime;
+    f64[F64.IDLE_AT] = idle;
     if (record) {
       f64[F64.DELAY_SUM] += delayS;
       f64[F64.DELAY_SUM_SQ] += delayS * delayS;

@@ -25,6 +25,8 @@ export const I32 = {
   STALL: 4,
   /** 1 once the event loop has turned (the app's synchronous startup is over). */
   LOOP_STARTED: 5,
+  /** Bumped by the main thread when a beat closed a block the watchdog was not tracking. */
+  UNTRACKED: 6,
 } as const;
 const I32_SLOTS = 8;
 
@@ -48,8 +50,14 @@ export const F64 = {
   DELAY_COUNT: 6,
   DELAY_MAX: 7,
   DELAY_MIN: 8,
+  /** The last untracked block: the beat before it (time, idle) and the beat after it (count in BEATS terms, time, idle). */
+  UNTRACKED_FROM_AT: 9,
+  UNTRACKED_FROM_IDLE: 10,
+  UNTRACKED_TO_AT: 11,
+  UNTRACKED_TO_IDLE: 12,
+  UNTRACKED_TO_BEAT: 13,
   /** First of DELAY_BUCKETS_S.length + 1 cumulative-free bucket counts (the last is +Inf). */
-  DELAY_BUCKET_0: 9,
+  DELAY_BUCKET_0: 14,
 } as const;
 const F64_SLOTS = F64.DELAY_BUCKET_0 + DELAY_BUCKETS_S.length + 1;
 

@@ -1,25 +1,40 @@
-import pino, { type Logger } from 'pino';
+import { openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
 import type { LogDestination } from '../config.js';
 import type { BlockEvent } from '../event.js';
 
 export const LOG_MESSAGE = 'event loop blocked';
 
 /**
- * The watchdog's own logger. Synchronous writes: the line must be on disk or on the pipe
- * before the worker tells an exiting process it may go, and it is written from the worker
- * so it appears even while the main thread is stuck.
+ * Opens the destination at once, so a bad path is reported when the agent starts: a file
+ * descriptor, or null for 'off'. Throws with the reason. The folder must exist: a recursive
+ * mkdir spins forever on some paths (under /proc it alternates ENOENT and EEXIST, measured
+ * on Node 20), and a watchdog must never spin.
  */
-export function createBlockLogger(destination: LogDestination): Logger | null {
+export function openDestination(destination: LogDestination): number | null {
   if (destination === 'off') return null;
-  const dest =
-    destination === 'stderr'
-      ? pino.destination({ dest: 2, sync: true })
-      : destination === 'stdout'
-        ? pino.destination({ dest: 1, sync: true })
-        : pino.destination({ dest: destination, sync: true, append: true, mkdir: true });
-  return pino({ name: 'loopwatch', level: 'warn' }, dest);
+  if (destination === 'stderr') return 2;
+  if (destination === 'stdout') return 1;
+  return openSync(destination, 'a');
 }
 
-export function logBlock(logger: Logger | null, event: BlockEvent): void {
-  logger?.warn({ block: event }, LOG_MESSAGE);
+/**
+ * The watchdog's logger, created on the first block: loading pino costs ~15 ms of the
+ * worker's start-up, during which a block would go unsampled. Synchronous writes: the line
+ * must be out before the worker tells an exiting process it may go, and it is written from
+ * the worker so it appears even while the main thread is stuck.
+ */
+export class BlockLog {
+  #logger: Logger | null | undefined;
+  constructor(private readonly fd: number | null) {}
+
+  write(event: BlockEvent): void {
+    if (this.fd === null) return;
+    if (this.#logger === undefined) {
+      const pino = createRequire(__filename)('pino') as typeof import('pino');
+      this.#logger = pino.pino({ name: 'loopwatch', level: 'warn' }, pino.destination({ dest: this.fd, sync: true }));
+    }
+    this.#logger?.warn({ block: event }, LOG_MESSAGE);
+  }
 }

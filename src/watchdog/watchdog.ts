@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { debuglog } from 'node:util';
 import { chooseCulprit, type Sample } from '../attribution/culprit.js';
 import { fingerprint } from '../attribution/fingerprint.js';
 import { type FrameOptions, normalizeFrames, toStackFrame } from '../attribution/frames.js';
@@ -11,6 +12,7 @@ import { type BeatSnapshot, F64, FLAG, I32, readBeat, type SharedState } from '.
 export interface WatchdogConfig extends FrameOptions {
   thresholdMs: number;
   heartbeatMs: number;
+  confirmMs: number;
   stuckMs: number;
   maxSamples: number;
   captureStacks: boolean;
@@ -46,6 +48,8 @@ interface Stall {
   startup: boolean;
 }
 
+const debug = debuglog('loopwatch');
+
 /** While a block is tracked the worker polls this often to see the recovery beat quickly. */
 const STALL_POLL_MS = 4;
 /** How long a finished block waits for a capture still in flight before it is reported without it. */
@@ -62,6 +66,9 @@ export class Watchdog {
   #last: BeatSnapshot = { beats: -1, at: 0, idle: 0, flags: 0 };
   #stall: Stall | null = null;
   #done = false;
+  #untrackedSeen = 0;
+  /** BEATS count of the beat that closed the last tracked stall. */
+  #lastClosedBeat = -1;
 
   constructor(
     private readonly state: SharedState,
@@ -104,17 +111,23 @@ export class Watchdog {
       return STALL_POLL_MS;
     }
     if (b.beats !== this.#last.beats) this.#last = { ...b };
+    this.#untracked();
     if (this.#last.beats <= 0) return this.cfg.heartbeatMs;
-    if (now - this.#last.at >= this.cfg.thresholdMs) {
+    if (now - this.#last.at >= this.cfg.heartbeatMs + this.cfg.confirmMs) {
       this.#begin(now);
       return STALL_POLL_MS;
     }
     return this.#idleWait(now);
   }
 
-  /** Sleep until the earliest moment a block could be declared: threshold after the last beat. */
+  /** Sleep until the next beat is overdue by the confirmation grace. */
   #idleWait(now: number): number {
-    return Math.max(1, this.#last.at + this.cfg.thresholdMs - now);
+    return Math.max(1, this.#last.at + this.cfg.heartbeatMs + this.cfg.confirmMs - now);
+  }
+
+  /** Whether a stall is being tracked (the worker then needs its event loop for the session). */
+  get stalled(): boolean {
+    return this.#stall !== null;
   }
 
   #begin(now: number): void {
@@ -135,6 +148,7 @@ export class Watchdog {
       startup: Atomics.load(this.state.i32, I32.LOOP_STARTED) === 0,
     };
     Atomics.store(this.state.i32, I32.STALL, 1);
+    debug('stall after beat %d (%d ms since it)', last.beats, now - last.at);
     this.#sample(this.#stall, now);
   }
 
@@ -163,13 +177,31 @@ export class Watchdog {
     stall.nextOngoingAt = stall.start + stall.ongoingStep;
   }
 
-  #finish(stall: Stall, end: BeatSnapshot): void {
+  /** Reports a block that the main thread saw end but this thread never tracked: no stack. */
+  #untracked(): void {
+    const { i32, f64 } = this.state;
+    const seq = Atomics.load(i32, I32.UNTRACKED);
+    if (seq === this.#untrackedSeen) return;
+    this.#untrackedSeen = seq;
+    if (f64[F64.UNTRACKED_TO_BEAT] === this.#lastClosedBeat) return;
+    const stall: Stall = {
+      beats: -1, beatAt: f64[F64.UNTRACKED_FROM_AT], beatIdle: f64[F64.UNTRACKED_FROM_IDLE], start: f64[F64.UNTRACKED_FROM_AT],
+      samples: [], requestedAt: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
+      recovered: null, recoveredSeenAt: 0, startup: Atomics.load(i32, I32.LOOP_STARTED) === 0,
+    };
+    debug('untracked block reported by the main thread, beat %d', f64[F64.UNTRACKED_TO_BEAT]);
+    this.#finish(stall, { beats: f64[F64.UNTRACKED_TO_BEAT], at: f64[F64.UNTRACKED_TO_AT], idle: f64[F64.UNTRACKED_TO_IDLE], flags: 0 }, false);
+  }
+
+  #finish(stall: Stall, end: BeatSnapshot, updateLast = true): void {
     this.#stall = null;
-    this.#last = { ...end };
+    this.#lastClosedBeat = end.beats;
+    if (updateLast) this.#last = { ...end };
     Atomics.store(this.state.i32, I32.STALL, 0);
     this.capturer.disconnect();
     // Busy time between the beat before and the beat after: wall time minus loop idle time.
     const durationMs = end.at - stall.beatAt - Math.max(0, end.idle - stall.beatIdle);
+    debug('stall closed by beat %d: %d ms busy, %d samples', end.beats, durationMs, stall.samples.length);
     if (durationMs < this.cfg.thresholdMs) return;
     this.sinks.report(this.#event(stall, durationMs, false, end.at - durationMs));
   }
@@ -179,6 +211,7 @@ export class Watchdog {
     if (this.#done) return;
     this.#done = true;
     const b = readBeat(this.state, this.#beat);
+    debug('exit at beat %d, stall %s', b.beats, this.#stall ? 'in progress' : 'none');
     try {
       if (this.#stall) {
         this.#finish(this.#stall, { ...b });

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { WorkerMessage } from '../event.js';
-import { createBlockLogger, logBlock } from '../exporters/log.js';
+import { BlockLog, openDestination } from '../exporters/log.js';
 import type { LogDestination } from '../config.js';
 import { F64, FLAG, I32, viewSharedState } from '../shared-state.js';
 import { Capturer } from './capture.js';
@@ -24,9 +24,9 @@ function main(): void {
   const { buffer, config } = workerData as WorkerData;
   const state = viewSharedState(buffer);
 
-  let logger: ReturnType<typeof createBlockLogger> = null;
+  let fd: number | null = null;
   try {
-    logger = createBlockLogger(config.log);
+    fd = openDestination(config.log);
   } catch (err) {
     post({ code: 'warning', key: 'log', warning: 'LOG_DESTINATION', message: `cannot open LOOPWATCH_LOG destination ${JSON.stringify(config.log)}: ${(err as Error).message}; block lines are not written` });
   }
@@ -37,6 +37,7 @@ function main(): void {
     return s * 1e3 + ns / 1e6 - originHr;
   };
 
+  const log = new BlockLog(fd);
   const capturer = new Capturer((reason) => {
     post({ code: 'warning', key: 'inspector', warning: 'NO_INSPECTOR', message: `loopwatch cannot capture stacks (inspector unavailable: ${reason}); blocks are still detected and timed, without stacks` });
   });
@@ -44,7 +45,7 @@ function main(): void {
   const watchdog = new Watchdog(state, { ...config, ownRoot: dirname(__dirname) }, capturer, {
     report(event) {
       try {
-        logBlock(logger, event);
+        log.write(event);
       } catch {
         // A failing destination must not stop detection.
       }
@@ -52,26 +53,51 @@ function main(): void {
     },
   }, mainNow);
 
-  // A ref'd timer keeps the worker's own loop alive (inspector callbacks need it);
-  // the Worker object itself is unref'd on the main side.
+  // Two modes. Idle: a synchronous loop sleeping in Atomics.wait on the FLAGS slot, which
+  // costs about half of a timer wake-up of the event loop and wakes at once when the main
+  // thread exits, stops or reports an untracked block (it notifies that slot). Tracking a
+  // stall: back on the event loop, polling with a ref'd timer, because the inspector
+  // session's callbacks arrive there (and the ref'd timer keeps this loop alive).
   let timer: NodeJS.Timeout | undefined;
-  const loop = (): void => {
-    let wait = -1;
+  const safeTick = (): number => {
     try {
-      wait = watchdog.tick();
+      return watchdog.tick();
     } catch (err) {
       post({ code: 'warning', key: 'tick', warning: 'WORKER_FAILED', message: `loopwatch watchdog error: ${(err as Error)?.stack ?? err}` });
-      wait = config.heartbeatMs;
+      return config.heartbeatMs;
     }
-    if (wait >= 0) timer = setTimeout(loop, Math.max(1, Math.ceil(wait)));
-    else if (watchdog.finished) stopLoop();
+  };
+  const idleLoop = (): void => {
+    timer = undefined;
+    for (;;) {
+      const wait = safeTick();
+      if (wait < 0) return;
+      if (watchdog.stalled) {
+        timer = setTimeout(stallLoop, Math.max(1, Math.ceil(wait)));
+        return;
+      }
+      const flags = Atomics.load(state.i32, I32.FLAGS);
+      if (flags & (FLAG.EXITING | FLAG.STOPPED)) {
+        watchdog.exit();
+        return;
+      }
+      Atomics.wait(state.i32, I32.FLAGS, flags, Math.max(1, wait));
+    }
+  };
+  const stallLoop = (): void => {
+    timer = undefined;
+    const wait = safeTick();
+    if (wait < 0) return;
+    if (watchdog.stalled) timer = setTimeout(stallLoop, Math.max(1, Math.ceil(wait)));
+    // Back to the idle loop after this turn, so pending session callbacks run first.
+    else timer = setTimeout(idleLoop, 0);
   };
   const stopLoop = (): void => {
     if (timer) clearTimeout(timer);
     timer = undefined;
   };
 
-  // Wake at once when the main thread exits or stops, rather than at the next tick.
+  // While on the event loop, wake at once when the main thread exits or stops.
   const watchFlags = (): void => {
     const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
     if (!waitAsync) return;
@@ -82,7 +108,6 @@ function main(): void {
       if (Atomics.load(state.i32, I32.FLAGS) & (FLAG.EXITING | FLAG.STOPPED)) {
         stopLoop();
         watchdog.exit();
-        // Nothing else to do: let the worker's loop empty so the thread can end.
         return;
       }
       watchFlags();
@@ -92,7 +117,7 @@ function main(): void {
   };
 
   watchFlags();
-  loop();
+  idleLoop();
 }
 
 try {

@@ -1,19 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, enabledFromEnv, heartbeatFor, optionsFromEnv, resolveOptions } from '../../src/config.js';
+import { confirmFor, DEFAULTS, enabledFromEnv, heartbeatFor, optionsFromEnv, resolveOptions } from '../../src/config.js';
 import { ERROR_CODES, LoopwatchRangeError, LoopwatchTypeError } from '../../src/errors.js';
 
 describe('resolveOptions', () => {
   it('applies the defaults', () => {
     const c = resolveOptions({});
     expect(c).toMatchObject(DEFAULTS);
-    expect(c.heartbeatMs).toBe(20);
+    expect(c.heartbeatMs).toBe(38);
+    expect(c.confirmMs).toBe(12);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(DEFAULTS)).toBe(true);
   });
 
   it('keeps valid values', () => {
     expect(resolveOptions({ thresholdMs: 100, log: '/tmp/x.jsonl', context: false, captureStacks: false, stuckMs: 2000, maxSamples: 3 }))
-      .toMatchObject({ thresholdMs: 100, log: '/tmp/x.jsonl', context: false, captureStacks: false, stuckMs: 2000, maxSamples: 3, heartbeatMs: 40 });
+      .toMatchObject({ thresholdMs: 100, log: '/tmp/x.jsonl', context: false, captureStacks: false, stuckMs: 2000, maxSamples: 3, heartbeatMs: 75, confirmMs: 25 });
   });
 
   // Table: option value → error class and the words the message must contain.
@@ -49,11 +50,12 @@ describe('resolveOptions', () => {
   });
 });
 
-describe('heartbeatFor', () => {
-  it('beats at 0.4 x threshold, at least every ms', () => {
-    expect(heartbeatFor(50)).toBe(20);
-    expect(heartbeatFor(1000)).toBe(400);
+describe('heartbeatFor / confirmFor', () => {
+  it('beat + grace = threshold, so the check falls inside every block of at least the threshold', () => {
+    expect(heartbeatFor(50)).toBe(38);
+    expect(heartbeatFor(1000)).toBe(750);
     expect(heartbeatFor(1)).toBe(1);
+    for (const t of [2, 10, 50, 77, 1000]) expect(heartbeatFor(t) + confirmFor(t)).toBe(t);
   });
 });
 

@@ -5,7 +5,7 @@ import { createSharedState, F64, FLAG, I32, type SharedState } from '../../src/s
 import { type CaptureSource, Watchdog, type WatchdogConfig } from '../../src/watchdog/watchdog.js';
 
 const cfg: WatchdogConfig = {
-  thresholdMs: 50, heartbeatMs: 20, stuckMs: 500, maxSamples: 10, captureStacks: true,
+  thresholdMs: 50, heartbeatMs: 38, confirmMs: 12, stuckMs: 500, maxSamples: 10, captureStacks: true,
   thread: { id: 0, name: 'main' }, cwd: '/app',
 };
 
@@ -42,12 +42,12 @@ class Harness {
     f64[F64.IDLE_AT] = this.idle;
     Atomics.add(i32, I32.BEATS, 1);
   }
-  /** Idle loop: beats every 20 ms, all idle. */
+  /** Idle loop: beats every 38 ms, all idle. */
   idleFor(ms: number): void {
     const end = this.now + ms;
     while (this.now < end) {
-      this.now += 20;
-      this.idle += 19.5;
+      this.now += 38;
+      this.idle += 37.5;
       this.beat();
       this.dog.tick();
     }
@@ -107,10 +107,29 @@ describe('Watchdog', () => {
     expect(h.events).toHaveLength(0);
   });
 
-  it('sleeps until threshold after the last beat while idle', () => {
+  it('sleeps until the next beat is overdue by the grace while idle', () => {
     const h = new Harness();
     h.idleFor(100);
-    expect(h.dog.tick()).toBeCloseTo(50 - 0, 0);
+    expect(h.dog.tick()).toBeCloseTo(50, 0);
+    expect(h.captures).toBe(0);
+  });
+
+  it('reports a block the main thread saw end untracked, once, without a stack', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    const { f64, i32 } = h.state;
+    f64[F64.UNTRACKED_FROM_AT] = h.now;
+    f64[F64.UNTRACKED_FROM_IDLE] = h.idle;
+    h.now += 70;
+    f64[F64.UNTRACKED_TO_AT] = h.now;
+    f64[F64.UNTRACKED_TO_IDLE] = h.idle;
+    f64[F64.UNTRACKED_TO_BEAT] = Atomics.load(i32, I32.BEATS) + 1;
+    h.beat();
+    Atomics.add(i32, I32.UNTRACKED, 1);
+    h.dog.tick();
+    h.dog.tick();
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0]).toMatchObject({ durationMs: 70, culprit: null, ongoing: false });
     expect(h.captures).toBe(0);
   });
 
@@ -138,10 +157,10 @@ describe('Watchdog', () => {
   it('drops a sample served after the recovery beat', () => {
     const h = new Harness();
     h.idleFor(100);
-    h.now += 60;
+    h.now += 55;
     h.dog.tick(); // stall begins, capture requested
     expect(h.pending).not.toBeNull();
-    h.now += 40;
+    h.now += 20;
     h.beat(); // recovered before the probe ran
     h.dog.tick();
     h.now += 1;
