@@ -147,22 +147,18 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     if (g[AGENT_KEY] === this) delete g[AGENT_KEY];
     const worker = this.#worker;
     this.#worker = undefined;
-    if (worker) {
-      // Give the worker a moment to report a block in progress, then end it.
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, EXIT_WAIT_MS);
-        t.unref();
-        const poll = setInterval(() => {
-          if (Atomics.load(this.#state.i32, I32.EXIT_ACK) === 1) {
-            clearInterval(poll);
-            clearTimeout(t);
-            resolve();
-          }
-        }, 5);
-        poll.unref();
-      });
-      await worker.terminate().catch(() => undefined);
+    if (!worker) return;
+    // Ref'd while stopping: `await monitor.stop()` must come back even when nothing else
+    // keeps the loop alive.
+    worker.ref();
+    if (Atomics.load(this.#state.i32, I32.STALL) === 1) {
+      // A block is being tracked: give the worker a bounded moment to report it.
+      const deadline = performance.now() + EXIT_WAIT_MS;
+      while (Atomics.load(this.#state.i32, I32.EXIT_ACK) !== 1 && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
     }
+    await worker.terminate().catch(() => undefined);
   }
 }
 

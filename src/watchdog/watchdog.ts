@@ -187,7 +187,8 @@ export class Watchdog {
     const stall: Stall = {
       beats: -1, beatAt: f64[F64.UNTRACKED_FROM_AT], beatIdle: f64[F64.UNTRACKED_FROM_IDLE], start: f64[F64.UNTRACKED_FROM_AT],
       samples: [], requestedAt: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
-      recovered: null, recoveredSeenAt: 0, startup: Atomics.load(i32, I32.LOOP_STARTED) === 0,
+      // The first beat after the one written at start() closes the app's module loading.
+      recovered: null, recoveredSeenAt: 0, startup: f64[F64.UNTRACKED_TO_BEAT] <= 2,
     };
     debug('untracked block reported by the main thread, beat %d', f64[F64.UNTRACKED_TO_BEAT]);
     this.#finish(stall, { beats: f64[F64.UNTRACKED_TO_BEAT], at: f64[F64.UNTRACKED_TO_AT], idle: f64[F64.UNTRACKED_TO_IDLE], flags: 0 }, false);
