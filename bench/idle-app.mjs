@@ -1,0 +1,13 @@
+// Child of bench/idle.mjs: an idle server. It listens on 127.0.0.1 and does nothing else,
+// so every wake-up and every ms of CPU after startup is the agent's (or Node's own).
+import http from 'node:http';
+
+// Baseline for the cost of a wake-up on this machine: a no-op timer at a given period.
+const timerMs = Number(process.env.BENCH_TIMER_MS ?? 0);
+if (timerMs > 0) setInterval(() => {}, timerMs);
+
+const server = http.createServer((_req, res) => res.end('ok\n'));
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, agent: globalThis[Symbol.for('loopwatch.agent.v1')] !== undefined, node: process.version }) + '\n');
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

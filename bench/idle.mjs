@@ -1,0 +1,233 @@
+// The agent's cost in an idle process: CPU (% of one core) and wake-ups per second, and the
+// resident memory it adds.
+//
+//   node bench/idle.mjs [--node /path/to/node] [--rounds 3] [--duration 20]
+//
+// Each round starts two fresh idle servers (bench/idle-app.mjs), one with the agent and one
+// without, side by side, lets them settle, then reads /proc over the same window: CPU from
+// /proc/<pid>/task/*/schedstat (ns; /proc/<pid>/stat's 10 ms ticks are too coarse for
+// 0.1 % of a core), wake-ups from each thread's voluntary_ctxt_switches (a thread that goes
+// to sleep switches voluntarily, so the count is its wake-up count), and VmRSS from
+// /proc/<pid>/status after settling and at the end of the window. A third server without
+// the agent runs a no-op setInterval (--timer-ms): the price of one timer wake-up of a Node
+// loop on this machine, to compare with what the agent pays per wake-up.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  agentBuild, BENCH_DIR, emitJson, machineFacts, max, median, min, pinSelf, printMachine, printTable, procCpuMs,
+  procMemory, procThreads, resolveNode, round, sleep, spawnNode, stopChild, threadDeltas,
+  verdict, waitForJsonLine,
+} from './lib.mjs';
+
+const HELP = `usage: node bench/idle.mjs [options]
+  --agent DIR        agent build to load (a dist/ folder; default dist/, copied first)
+  --node PATH        node binary for the idle servers (default: this node)
+  --rounds N         rounds (each: one server with the agent, one without, in parallel), default 3
+  --duration S       measured window per round, default 20
+  --settle S         wait after start before measuring, default 3
+  --timer-ms MS      period of the no-op timer baseline server, default 40 (0 = none)
+  --threshold MS     LOOPWATCH_THRESHOLD_MS (default: the agent's default)
+  --context on|off   LOOPWATCH_CONTEXT, default on
+  --app-cpu N        core for the idle servers, default 0 ('' = not pinned)
+  --self-cpu N       core for this script, default 1`;
+
+const { values: opts } = parseArgs({
+  options: {
+    node: { type: 'string' },
+    agent: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '20' },
+    settle: { type: 'string', default: '3' },
+    'timer-ms': { type: 'string', default: '40' },
+    threshold: { type: 'string' },
+    context: { type: 'string', default: 'on' },
+    'app-cpu': { type: 'string', default: '0' },
+    'self-cpu': { type: 'string', default: '1' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opts.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const build = agentBuild(opts.agent);
+const nodeBin = resolveNode(opts.node);
+const rounds = Number(opts.rounds);
+const durationMs = Number(opts.duration) * 1000;
+const settleMs = Number(opts.settle) * 1000;
+const APP = join(BENCH_DIR, 'idle-app.mjs');
+
+const timerMs = Number(opts['timer-ms']);
+
+async function start(agent, timer = 0) {
+  const env = { LOOPWATCH_CONTEXT: opts.context, LOOPWATCH_LOG: 'stderr', BENCH_TIMER_MS: String(timer) };
+  if (opts.threshold) env.LOOPWATCH_THRESHOLD_MS = opts.threshold;
+  const spawnedAt = Date.now();
+  const child = spawnNode({ nodeBin, script: APP, agent: agent ? build.register : null, env, cpu: opts['app-cpu'] });
+  const stderr = [];
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (c) => stderr.push(c));
+  const ready = await waitForJsonLine(child, (v) => v.ready === true, 10_000, 'the idle server');
+  if (ready.agent !== agent) throw new Error(`idle server reports agent=${ready.agent}, expected ${agent}`);
+  return { child, pid: ready.pid, agent, stderr, spawnedAt, kind: agent ? 'agent' : timer ? 'timer' : 'none' };
+}
+
+function snapshot(p) {
+  return { threads: procThreads(p.pid), ticksMs: procCpuMs(p.pid), mem: procMemory(p.pid) };
+}
+
+function summarize(p, a, b, wallMs) {
+  const deltas = threadDeltas(a.threads, b.threads);
+  const cpuMs = deltas.reduce((s, d) => s + d.runMs, 0);
+  const wakeups = deltas.reduce((s, d) => s + d.voluntary, 0);
+  const threads = deltas
+    .filter((d) => d.voluntary > 0 || d.runMs > 0.05)
+    .map((d) => ({
+      thread: d.tid === String(p.pid) ? 'main' : `${d.comm}#${d.tid}`,
+      cpuPct: (d.runMs / wallMs) * 100,
+      wakeupsPerS: d.voluntary / (wallMs / 1000),
+      involuntaryPerS: d.involuntary / (wallMs / 1000),
+      usPerWakeup: d.voluntary ? (d.runMs * 1000) / d.voluntary : NaN,
+    }));
+  return {
+    cpuPct: (cpuMs / wallMs) * 100,
+    ticksCpuPct: ((b.ticksMs - a.ticksMs) / wallMs) * 100,
+    wakeupsPerS: wakeups / (wallMs / 1000),
+    rssSettledKB: a.mem.rss,
+    rssEndKB: b.mem.rss,
+    anonEndKB: b.mem.anon,
+    threadCount: b.mem.threads,
+    threads,
+  };
+}
+
+const machine = machineFacts(nodeBin, build);
+pinSelf(opts['self-cpu']);
+const params = { rounds, durationS: durationMs / 1000, settleS: settleMs / 1000, threshold: opts.threshold ?? 'default', context: opts.context, appCpu: opts['app-cpu'] };
+printMachine('loopwatch idle cost: CPU, wake-ups and RSS of an idle server, agent vs none', machine, params);
+
+const results = [];
+const started = Date.now();
+for (let r = 0; r < rounds; r++) {
+  // Alternate which one starts first.
+  const order = r % 2 === 0 ? [true, false] : [false, true];
+  const procs = [];
+  try {
+    for (const agent of order) procs.push(await start(agent));
+    if (timerMs > 0) procs.push(await start(false, timerMs));
+    await sleep(settleMs);
+    const a = procs.map(snapshot);
+    const t0 = performance.now();
+    await sleep(durationMs);
+    const b = procs.map(snapshot);
+    const wallMs = performance.now() - t0;
+    const byAgent = {};
+    procs.forEach((p, k) => {
+      byAgent[p.kind] = summarize(p, a[k], b[k], wallMs);
+    });
+    const blockLines = procs.flatMap((p) => p.stderr.join('').split('\n').filter((l) => l.includes('"event loop blocked"')));
+    const spawnedAt = procs.find((p) => p.agent).spawnedAt;
+    const blocks = blockLines.map((l) => {
+      try {
+        const { block } = JSON.parse(l);
+        return { afterSpawnMs: Date.parse(block.startedAt) - spawnedAt, durationMs: block.durationMs, kind: block.context?.kind ?? null, culprit: block.culprit?.function ?? null };
+      } catch {
+        return { raw: l.slice(0, 200) };
+      }
+    });
+    results.push({ round: r + 1, ...byAgent, blockLines: blockLines.length, blocks });
+    process.stderr.write(`round ${r + 1}/${rounds}: agent ${byAgent.agent.cpuPct.toFixed(3)} % none ${byAgent.none.cpuPct.toFixed(3)} % (${Math.round((Date.now() - started) / 1000)} s)\n`);
+  } finally {
+    for (const p of procs) await stopChild(p.child);
+  }
+}
+
+console.log('## per round (CPU in % of one core over the window; RSS in MB)');
+printTable(
+  ['round', 'agent CPU %', 'none CPU %', 'added %', 'agent wakeups/s', 'none wakeups/s', 'agent RSS', 'none RSS', 'added RSS', 'block lines'],
+  results.map((x) => [String(x.round), x.agent.cpuPct, x.none.cpuPct, x.agent.cpuPct - x.none.cpuPct, x.agent.wakeupsPerS, x.none.wakeupsPerS, x.agent.rssEndKB / 1024, x.none.rssEndKB / 1024, (x.agent.rssEndKB - x.none.rssEndKB) / 1024, String(x.blockLines)]),
+);
+
+console.log('## agent process by thread (last round; wake-ups = voluntary context switches)');
+const last = results[results.length - 1];
+printTable(
+  ['thread', 'CPU %', 'wakeups/s', 'preempted/s', 'µs per wakeup'],
+  last.agent.threads.map((t) => [t.thread, t.cpuPct, t.wakeupsPerS, t.involuntaryPerS, t.usPerWakeup]),
+);
+
+if (timerMs > 0) {
+  console.log(`## baseline: an idle server with a no-op setInterval(${timerMs} ms), no agent (what one timer wake-up costs here)`);
+  printTable(
+    ['round', 'CPU %', 'wakeups/s', 'main µs per wakeup'],
+    results.map((x) => {
+      const main = x.timer.threads.find((t) => t.thread === 'main');
+      return [String(x.round), x.timer.cpuPct, x.timer.wakeupsPerS, main ? main.usPerWakeup : NaN];
+    }),
+  );
+}
+
+const idleBlocks = results.flatMap((x) => x.blocks.map((b) => ({ round: x.round, ...b })));
+if (idleBlocks.length) console.log(`block lines from idle servers (startup included): ${JSON.stringify(idleBlocks)}\n`);
+
+const added = results.map((x) => x.agent.cpuPct - x.none.cpuPct);
+const addedRssMB = results.map((x) => (x.agent.rssEndKB - x.none.rssEndKB) / 1024);
+const summary = {
+  addedCpuPctMedian: round(median(added), 4),
+  addedCpuPctMin: round(min(added), 4),
+  addedCpuPctMax: round(max(added), 4),
+  agentCpuPct: round(median(results.map((x) => x.agent.cpuPct)), 4),
+  noneCpuPct: round(median(results.map((x) => x.none.cpuPct)), 4),
+  agentWakeupsPerS: round(median(results.map((x) => x.agent.wakeupsPerS)), 1),
+  noneWakeupsPerS: round(median(results.map((x) => x.none.wakeupsPerS)), 1),
+  addedRssMBMedian: round(median(addedRssMB), 2),
+  addedRssMBMax: round(max(addedRssMB), 2),
+  addedAnonMBMedian: round(median(results.map((x) => (x.agent.anonEndKB - x.none.anonEndKB) / 1024)), 2),
+  agentRssMB: round(median(results.map((x) => x.agent.rssEndKB / 1024)), 1),
+  noneRssMB: round(median(results.map((x) => x.none.rssEndKB / 1024)), 1),
+  rssGrowthInWindowMB: round(median(results.map((x) => (x.agent.rssEndKB - x.agent.rssSettledKB) / 1024)), 2),
+  addedThreads: results[0].agent.threadCount - results[0].none.threadCount,
+  blockLines: results.reduce((s, x) => s + x.blockLines, 0),
+  agentMainUsPerWakeup: round(median(results.map((x) => x.agent.threads.find((t) => t.thread === 'main')?.usPerWakeup ?? NaN)), 1),
+  agentMainWakeupsPerS: round(median(results.map((x) => x.agent.threads.find((t) => t.thread === 'main')?.wakeupsPerS ?? NaN)), 1),
+  timerBaseline: timerMs > 0 ? {
+    periodMs: timerMs,
+    cpuPct: round(median(results.map((x) => x.timer.cpuPct)), 4),
+    wakeupsPerS: round(median(results.map((x) => x.timer.wakeupsPerS)), 1),
+    mainUsPerWakeup: round(median(results.map((x) => x.timer.threads.find((t) => t.thread === 'main')?.usPerWakeup ?? NaN)), 1),
+  } : null,
+};
+summary.targets = {
+  idleCpu: { limitPct: 0.2, value: summary.addedCpuPctMedian, met: summary.addedCpuPctMedian <= 0.2 },
+  addedRss: { limitMB: 12, value: summary.addedRssMBMedian, met: summary.addedRssMBMedian <= 12 },
+};
+
+console.log('## summary (medians over rounds)');
+printTable(['measure', 'value', 'target'], [
+  ['added idle CPU, % of one core', summary.addedCpuPctMedian, `<= 0.2: ${verdict(summary.targets.idleCpu.met)}`],
+  ['  range over rounds', `${summary.addedCpuPctMin.toFixed(3)} .. ${summary.addedCpuPctMax.toFixed(3)}`, ''],
+  ['agent process CPU %', summary.agentCpuPct, ''],
+  ['no-agent process CPU %', summary.noneCpuPct, ''],
+  ['wake-ups/s, agent process (all threads)', summary.agentWakeupsPerS, ''],
+  ['wake-ups/s, no-agent process', summary.noneWakeupsPerS, ''],
+  ['added RSS, MB', summary.addedRssMBMedian, `<= 12: ${verdict(summary.targets.addedRss.met)}`],
+  ['  of which anonymous memory, MB', summary.addedAnonMBMedian, ''],
+  ['RSS agent / none, MB', `${summary.agentRssMB} / ${summary.noneRssMB}`, ''],
+  ['agent RSS growth during the window, MB', summary.rssGrowthInWindowMB, ''],
+  ['added threads', String(summary.addedThreads), ''],
+  ['agent main thread: wake-ups/s, µs CPU per wake-up', `${summary.agentMainWakeupsPerS} / ${summary.agentMainUsPerWakeup}`, ''],
+  ...(summary.timerBaseline ? [[`no-op ${timerMs} ms timer: CPU %, µs per wake-up`, `${summary.timerBaseline.cpuPct} / ${summary.timerBaseline.mainUsPerWakeup}`, '']] : []),
+  ['block lines while idle', String(summary.blockLines), ''],
+]);
+
+emitJson('idle', {
+  machine, params, summary,
+  rounds: results.map((x) => ({
+    round: x.round,
+    agent: { ...x.agent, threads: x.agent.threads.map((t) => ({ ...t, cpuPct: round(t.cpuPct, 4), wakeupsPerS: round(t.wakeupsPerS, 1), involuntaryPerS: round(t.involuntaryPerS, 1), usPerWakeup: round(t.usPerWakeup, 1) })) },
+    none: x.none,
+    timer: x.timer ?? null,
+    blocks: x.blocks,
+    blockLines: x.blockLines,
+  })),
+  elapsedS: Math.round((Date.now() - started) / 1000),
+});
