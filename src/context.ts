@@ -54,16 +54,16 @@ export function contextStorage(): AsyncLocalStorage<ContextStore> {
 
 const REQUEST_START = 'http.server.request.start';
 
-function onRequestStart(message: unknown): void {
-  const req = (message as { request?: IncomingMessage }).request;
-  if (!req) return;
-  // enterWith: the subscriber runs synchronously right before the server emits 'request',
-  // so the handler and everything it schedules inherit this store.
-  contextStorage().enterWith({ kind: 'http', req });
-}
-
 /** Zero-code request context for node:http and every framework on top of it. */
 export function subscribeHttp(): () => void {
+  // Looked up once: this subscriber runs on every request.
+  const als = contextStorage();
+  const onRequestStart = (message: unknown): void => {
+    const req = (message as { request?: IncomingMessage }).request;
+    // enterWith: the subscriber runs synchronously right before the server emits 'request',
+    // so the handler and everything it schedules inherit this store.
+    if (req) als.enterWith({ kind: 'http', req });
+  };
   diagnosticsChannel.subscribe(REQUEST_START, onRequestStart);
   return () => {
     diagnosticsChannel.unsubscribe(REQUEST_START, onRequestStart);
@@ -115,9 +115,9 @@ function fromRequest(kind: string, req: IncomingMessage | undefined, out: BlockC
  * Reads the context of whatever is running now. Called inside the capture interrupt,
  * so it must be quick and must not throw.
  */
-export function readContext(useStore: boolean): BlockContext {
+export function readContext(): BlockContext {
   const out: BlockContext = { kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null };
-  const store = useStore ? (globalThis as GlobalWithAls)[ALS_KEY]?.getStore() : undefined;
+  const store = (globalThis as GlobalWithAls)[ALS_KEY]?.getStore();
   if (store) {
     if (store.resolve) {
       try { store.resolve(store); } catch { /* an integration's resolver must not break capture */ }

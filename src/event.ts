@@ -22,5 +22,4 @@ export interface BlockEvent {
 /** Messages between the agent and its worker, keyed by `code`. */
 export type WorkerMessage =
   | { code: 'block'; event: BlockEvent }
-  | { code: 'warning'; key: string; warning: 'NO_INSPECTOR' | 'LOG_DESTINATION' | 'WORKER_FAILED'; message: string }
-  | { code: 'ready' };
+  | { code: 'warning'; key: string; warning: 'NO_INSPECTOR' | 'LOG_DESTINATION' | 'WORKER_FAILED'; message: string };

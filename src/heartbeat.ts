@@ -27,12 +27,11 @@ export class Heartbeat {
 
   start(): void {
     this.#last = performance.now();
-    this.#write(this.#last, 0, false, true, false);
+    this.#write(this.#last, 0, false, false); // STARTUP_BEAT
     this.#timer = setInterval(this.#beat, this.#intervalMs);
     this.#timer.unref();
-    // Marks the end of the app's synchronous startup: blocks before it (module loading under
-    // --require) are reported with kind "startup". An immediate runs in the loop's first
-    // iteration, so it cannot keep the process alive.
+    // The beat that ends the app's synchronous startup (see STARTUP_BEAT). An immediate runs
+    // in the loop's first iteration, so it cannot keep the process alive.
     setImmediate(this.#loopStarted);
   }
 
@@ -44,32 +43,32 @@ export class Heartbeat {
 
   /** A last beat, written synchronously from the 'exit' handler. */
   finalBeat(): void {
-    this.#write(performance.now(), 0, false, true, true);
+    this.#write(performance.now(), 0, false, true);
   }
 
   /** Busy time (ms) since the last beat: wall time minus loop idle time. */
-  busySinceBeat(): number {
+  busySinceBeat(now = performance.now(), idle = this.#nodeTiming.idleTime): number {
     const { f64 } = this.#state;
-    return performance.now() - f64[F64.BEAT_AT] - (this.#nodeTiming.idleTime - f64[F64.IDLE_AT]);
+    return now - f64[F64.BEAT_AT] - (idle - f64[F64.IDLE_AT]);
   }
 
   readonly #loopStarted = (): void => {
-    Atomics.store(this.#state.i32, I32.LOOP_STARTED, 1);
+    if (this.#timer) this.#write(performance.now(), 0, false, true);
   };
 
   readonly #beat = (): void => {
     const now = performance.now();
     const delayMs = now - this.#last - this.#intervalMs;
     this.#last = now;
-    this.#write(now, delayMs > 0 ? delayMs / 1e3 : 0, true, true, true);
+    this.#write(now, delayMs > 0 ? delayMs / 1e3 : 0, true, true);
   };
 
-  #write(now: number, delayS: number, record: boolean, count: boolean, check: boolean): void {
+  #write(now: number, delayS: number, record: boolean, check: boolean): void {
     const { i32, f64 } = this.#state;
     const idle = this.#nodeTiming.idleTime;
     // Safety net: a block the watchdog did not see (its thread was not scheduled in time)
     // is still known here, from the busy time between this beat and the last.
-    if (check && now - f64[F64.BEAT_AT] - (idle - f64[F64.IDLE_AT]) >= this.#thresholdMs && Atomics.load(i32, I32.STALL) === 0) {
+    if (check && this.busySinceBeat(now, idle) >= this.#thresholdMs && Atomics.load(i32, I32.STALL) === 0) {
       f64[F64.UNTRACKED_FROM_AT] = f64[F64.BEAT_AT];
       f64[F64.UNTRACKED_FROM_IDLE] = f64[F64.IDLE_AT];
       f64[F64.UNTRACKED_TO_AT] = now;
@@ -91,7 +90,7 @@ export class Heartbeat {
       while (b < DELAY_BUCKETS_S.length && delayS > DELAY_BUCKETS_S[b]) b++;
       f64[F64.DELAY_BUCKET_0 + b] += 1;
     }
-    if (count) Atomics.add(i32, I32.BEATS, 1);
+    Atomics.add(i32, I32.BEATS, 1);
     Atomics.add(i32, I32.SEQ, 1);
   }
 }

@@ -112,7 +112,7 @@ export function probe(): string {
       Error.prepareStackTrace = prevPrepare;
       Error.stackTraceLimit = prevLimit;
     }
-    const result: ProbeResult = { at, idle: performance.nodeTiming.idleTime, frames, context: readContext(true) };
+    const result: ProbeResult = { at, idle: performance.nodeTiming.idleTime, frames, context: readContext() };
     return JSON.stringify(result);
   } catch {
     return JSON.stringify({ at, idle: performance.nodeTiming.idleTime, frames: [], context: null });

@@ -23,12 +23,17 @@ export const I32 = {
   EXIT_ACK: 3,
   /** 1 while the worker is tracking a stall (a capture may be under way). */
   STALL: 4,
-  /** 1 once the event loop has turned (the app's synchronous startup is over). */
-  LOOP_STARTED: 5,
   /** Bumped by the main thread when a beat closed a block the watchdog was not tracking. */
-  UNTRACKED: 6,
+  UNTRACKED: 5,
 } as const;
 const I32_SLOTS = 8;
+
+/**
+ * Beat 1 is written by start(), beat 2 when the event loop first turns. A stall whose
+ * last beat is beat 1 began during the app's synchronous startup (module loading under
+ * --require), and is reported with kind "startup".
+ */
+export const STARTUP_BEAT = 1;
 
 export const FLAG = {
   EXITING: 1,

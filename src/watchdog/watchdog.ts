@@ -7,7 +7,7 @@ import { findHint } from '../attribution/hints.js';
 import type { BlockContext } from '../context.js';
 import type { BlockEvent } from '../event.js';
 import type { ProbeResult } from '../probe.js';
-import { type BeatSnapshot, F64, FLAG, I32, readBeat, type SharedState } from '../shared-state.js';
+import { type BeatSnapshot, F64, FLAG, I32, readBeat, type SharedState, STARTUP_BEAT } from '../shared-state.js';
 
 export interface WatchdogConfig extends FrameOptions {
   thresholdMs: number;
@@ -32,7 +32,7 @@ export interface WatchdogSinks {
 }
 
 interface Stall {
-  beats: number;
+  /** The beat before the stall. */
   beatAt: number;
   beatIdle: number;
   /** Estimated main-thread time the block began. */
@@ -44,8 +44,17 @@ interface Stall {
   ongoingStep: number;
   recovered: BeatSnapshot | null;
   recoveredSeenAt: number;
-  /** Began before the loop first turned: the app's synchronous startup. */
-  startup: boolean;
+  /** BEATS count of the beat before the stall: recovery is any other count. */
+  beats: number;
+}
+
+/** A stall that began after the beat `from` (its BEATS count, time and idle time). */
+function newStall(from: { beats: number; at: number; idle: number }, start: number): Stall {
+  return {
+    beats: from.beats, beatAt: from.at, beatIdle: from.idle, start,
+    samples: [], requestedAt: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
+    recovered: null, recoveredSeenAt: 0,
+  };
 }
 
 const debug = debuglog('loopwatch');
@@ -132,21 +141,12 @@ export class Watchdog {
 
   #begin(now: number): void {
     const last = this.#last;
-    this.#stall = {
-      beats: last.beats,
-      beatAt: last.at,
-      beatIdle: last.idle,
-      // Until a capture says better: the beat that should have come.
-      start: last.at + this.cfg.heartbeatMs,
-      samples: [],
-      requestedAt: 0,
-      nextSampleAt: now,
-      nextOngoingAt: last.at + this.cfg.stuckMs,
-      ongoingStep: this.cfg.stuckMs,
-      recovered: null,
-      recoveredSeenAt: 0,
-      startup: Atomics.load(this.state.i32, I32.LOOP_STARTED) === 0,
-    };
+    // Until a capture says better, the block began when the next beat was due.
+    const stall = newStall(last, last.at + this.cfg.heartbeatMs);
+    stall.nextSampleAt = now;
+    stall.nextOngoingAt = last.at + this.cfg.stuckMs;
+    stall.ongoingStep = this.cfg.stuckMs;
+    this.#stall = stall;
     Atomics.store(this.state.i32, I32.STALL, 1);
     debug('stall after beat %d (%d ms since it)', last.beats, now - last.at);
     this.#sample(this.#stall, now);
@@ -184,12 +184,8 @@ export class Watchdog {
     if (seq === this.#untrackedSeen) return;
     this.#untrackedSeen = seq;
     if (f64[F64.UNTRACKED_TO_BEAT] === this.#lastClosedBeat) return;
-    const stall: Stall = {
-      beats: -1, beatAt: f64[F64.UNTRACKED_FROM_AT], beatIdle: f64[F64.UNTRACKED_FROM_IDLE], start: f64[F64.UNTRACKED_FROM_AT],
-      samples: [], requestedAt: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
-      // The first beat after the one written at start() closes the app's module loading.
-      recovered: null, recoveredSeenAt: 0, startup: f64[F64.UNTRACKED_TO_BEAT] <= 2,
-    };
+    const from = { beats: f64[F64.UNTRACKED_TO_BEAT] - 1, at: f64[F64.UNTRACKED_FROM_AT], idle: f64[F64.UNTRACKED_FROM_IDLE] };
+    const stall = newStall(from, from.at);
     debug('untracked block reported by the main thread, beat %d', f64[F64.UNTRACKED_TO_BEAT]);
     this.#finish(stall, { beats: f64[F64.UNTRACKED_TO_BEAT], at: f64[F64.UNTRACKED_TO_AT], idle: f64[F64.UNTRACKED_TO_IDLE], flags: 0 }, false);
   }
@@ -218,11 +214,7 @@ export class Watchdog {
         this.#finish(this.#stall, { ...b });
       } else if (this.#last.beats > 0 && !(b.flags & FLAG.STOPPED)) {
         // A block that ended in the exit itself, too recent to have been seen.
-        const pseudo: Stall = {
-          beats: this.#last.beats, beatAt: this.#last.at, beatIdle: this.#last.idle, start: this.#last.at,
-          samples: [], requestedAt: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
-          recovered: null, recoveredSeenAt: 0, startup: false,
-        };
+        const pseudo = newStall(this.#last, this.#last.at);
         this.#finish(pseudo, { ...b });
       }
     } finally {
@@ -237,7 +229,7 @@ export class Watchdog {
     const sample = choice ? stall.samples[choice.sample] : stall.samples[0];
     const culpritFrame = choice ? sample.frames[choice.frame] : null;
     const context = sample?.context ?? stall.samples.find((s) => s.context)?.context ?? emptyContext();
-    if (stall.startup && context.kind === null) context.kind = 'startup';
+    if (stall.beats === STARTUP_BEAT && context.kind === null) context.kind = 'startup';
     const culprit = culpritFrame
       ? { function: culpritFrame.function, file: culpritFrame.file, line: culpritFrame.line, column: culpritFrame.column }
       : null;

@@ -33,7 +33,6 @@ class Harness {
   readonly dog: Watchdog;
   constructor() {
     this.state.f64[F64.TIME_ORIGIN_MS] = Date.UTC(2026, 10, 25);
-    Atomics.store(this.state.i32, I32.LOOP_STARTED, 1);
     this.dog = new Watchdog(this.state, cfg, this.capturer, { report: (e) => this.events.push(e) }, () => this.now);
   }
   beat(): void {
@@ -174,7 +173,6 @@ describe('Watchdog', () => {
 
   it('marks blocks that began before the loop turned as startup', () => {
     const h = new Harness();
-    Atomics.store(h.state.i32, I32.LOOP_STARTED, 0);
     h.beat();
     h.block(120);
     h.frames = [];
@@ -182,7 +180,6 @@ describe('Watchdog', () => {
     h.dog.tick();
     expect(h.events[0].context.kind).toBe('http');
     const h2 = new Harness();
-    Atomics.store(h2.state.i32, I32.LOOP_STARTED, 0);
     h2.capturer.capture = () => false;
     h2.beat();
     h2.block(120);
