@@ -14,10 +14,9 @@
 //   startedAt, duration errors of the log line against the child's own record
 //   direct call        the probe called directly, 30 frames deep inside a context store
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
-  agentBuild, BENCH_DIR, emitJson, machineFacts, max, median, onLines, pinSelf, printMachine, printTable, quantile,
-  resolveNode, round, spawnNode, stopChild, verdict,
+  BENCH_DIR, emitJson, machineFacts, max, median, onLines, pinSelf, printMachine, printTable, quantile,
+  benchCli, round, spawnNode, stopChild, verdict,
 } from './lib.mjs';
 
 const HELP = `usage: node bench/capture.mjs [options]
@@ -34,28 +33,15 @@ const HELP = `usage: node bench/capture.mjs [options]
   --quiet-ms MS      a block is "quiet" when other processes took its core for less than
                      this long (runqueue wait not explained by the child's own threads), default 1`;
 
-const { values: opts } = parseArgs({
-  options: {
-    node: { type: 'string' },
-    agent: { type: 'string' },
-    rounds: { type: 'string', default: '2' },
-    blocks: { type: 'string', default: '20' },
-    'block-ms': { type: 'string', default: '200' },
-    'gap-ms': { type: 'string', default: '300' },
-    threshold: { type: 'string', default: '50' },
-    context: { type: 'string', default: 'on' },
-    'app-cpu': { type: 'string', default: '0' },
-    'self-cpu': { type: 'string', default: '1' },
-    'quiet-ms': { type: 'string', default: '1' },
-    help: { type: 'boolean', default: false },
-  },
+const { opts, build, nodeBin } = benchCli(HELP, {
+  rounds: { type: 'string', default: '2' },
+  blocks: { type: 'string', default: '20' },
+  'block-ms': { type: 'string', default: '200' },
+  'gap-ms': { type: 'string', default: '300' },
+  threshold: { type: 'string', default: '50' },
+  'self-cpu': { type: 'string', default: '1' },
+  'quiet-ms': { type: 'string', default: '1' },
 });
-if (opts.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const build = agentBuild(opts.agent);
-const nodeBin = resolveNode(opts.node);
 const rounds = Number(opts.rounds);
 const threshold = Number(opts.threshold);
 const APP = join(BENCH_DIR, 'capture-app.mjs');

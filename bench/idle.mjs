@@ -12,10 +12,9 @@
 // the agent runs a no-op setInterval (--timer-ms): the price of one timer wake-up of a Node
 // loop on this machine, to compare with what the agent pays per wake-up.
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
-  agentBuild, BENCH_DIR, emitJson, machineFacts, max, median, min, pinSelf, printMachine, printTable, procCpuMs,
-  procMemory, procThreads, resolveNode, round, sleep, spawnNode, stopChild, threadDeltas,
+  BENCH_DIR, emitJson, machineFacts, max, median, min, pinSelf, printMachine, printTable, procCpuMs,
+  procMemory, procThreads, benchCli, round, sleep, spawnNode, stopChild, threadDeltas,
   verdict, waitForJsonLine,
 } from './lib.mjs';
 
@@ -31,27 +30,14 @@ const HELP = `usage: node bench/idle.mjs [options]
   --app-cpu N        core for the idle servers, default 0 ('' = not pinned)
   --self-cpu N       core for this script, default 1`;
 
-const { values: opts } = parseArgs({
-  options: {
-    node: { type: 'string' },
-    agent: { type: 'string' },
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '20' },
-    settle: { type: 'string', default: '3' },
-    'timer-ms': { type: 'string', default: '40' },
-    threshold: { type: 'string' },
-    context: { type: 'string', default: 'on' },
-    'app-cpu': { type: 'string', default: '0' },
-    'self-cpu': { type: 'string', default: '1' },
-    help: { type: 'boolean', default: false },
-  },
+const { opts, build, nodeBin } = benchCli(HELP, {
+  rounds: { type: 'string', default: '3' },
+  duration: { type: 'string', default: '20' },
+  settle: { type: 'string', default: '3' },
+  'timer-ms': { type: 'string', default: '40' },
+  threshold: { type: 'string' },
+  'self-cpu': { type: 'string', default: '1' },
 });
-if (opts.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const build = agentBuild(opts.agent);
-const nodeBin = resolveNode(opts.node);
 const rounds = Number(opts.rounds);
 const durationMs = Number(opts.duration) * 1000;
 const settleMs = Number(opts.settle) * 1000;

@@ -7,6 +7,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(BENCH_DIR, '..');
@@ -364,4 +365,31 @@ export function emitJson(name, doc) {
   } catch (err) {
     console.error(`bench: could not save the result: ${err.message}`);
   }
+}
+
+/**
+ * Command line of a bench script: the options every script shares (--node, --agent,
+ * --context, --app-cpu, --help) plus its own. Prints `help` and exits on --help; checks
+ * --context. Returns the options, the agent build and the node binary.
+ */
+export function benchCli(help, options) {
+  const { values: opts } = parseArgs({
+    options: {
+      node: { type: 'string' },
+      agent: { type: 'string' },
+      context: { type: 'string', default: 'on' },
+      'app-cpu': { type: 'string', default: '0' },
+      help: { type: 'boolean', default: false },
+      ...options,
+    },
+  });
+  if (opts.help) {
+    console.log(help);
+    process.exit(0);
+  }
+  if (!['on', 'off'].includes(opts.context)) {
+    console.error(`bench: --context must be on or off, got ${opts.context}`);
+    process.exit(2);
+  }
+  return { opts, build: agentBuild(opts.agent), nodeBin: resolveNode(opts.node) };
 }

@@ -12,10 +12,9 @@
 // control's spread is the noise floor. Results: median over rounds of the per-round ratios.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
-  agentBuild, BENCH_DIR, emitJson, epochNow, getJson, machineFacts, max, median, min, onLines, pinSelf, printMachine,
-  printTable, procCpuMs, procThreads, quantile, systemBusyMs, threadDeltas, resolveNode, round, ROOT, sleep, spawnNode, stopChild,
+  BENCH_DIR, emitJson, epochNow, getJson, machineFacts, max, median, min, onLines, pinSelf, printMachine,
+  printTable, procCpuMs, procThreads, quantile, systemBusyMs, threadDeltas, benchCli, round, ROOT, sleep, spawnNode, stopChild,
   verdict, waitForJsonLine,
 } from './lib.mjs';
 
@@ -36,33 +35,18 @@ const HELP = `usage: node bench/overhead.mjs [options]
   --app-cpu N        core for the app, default 0
   --load-cpu N       core for autocannon and this script, default 1`;
 
-const { values: opts } = parseArgs({
-  options: {
-    pairs: { type: 'string', default: '9' },
-    context: { type: 'string', default: 'on' },
-    node: { type: 'string' },
-    agent: { type: 'string' },
-    routes: { type: 'string', default: 'hello,await20' },
-    warmup: { type: 'string', default: '1' },
-    duration: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '10' },
-    rate: { type: 'string', default: '0' },
-    threshold: { type: 'string' },
-    'max-other': { type: 'string', default: '30' },
-    retries: { type: 'string', default: '2' },
-    'app-cpu': { type: 'string', default: '0' },
-    'load-cpu': { type: 'string', default: '1' },
-    help: { type: 'boolean', default: false },
-  },
+const { opts, build, nodeBin } = benchCli(HELP, {
+  pairs: { type: 'string', default: '9' },
+  routes: { type: 'string', default: 'hello,await20' },
+  warmup: { type: 'string', default: '1' },
+  duration: { type: 'string', default: '3' },
+  connections: { type: 'string', default: '10' },
+  rate: { type: 'string', default: '0' },
+  threshold: { type: 'string' },
+  'max-other': { type: 'string', default: '30' },
+  retries: { type: 'string', default: '2' },
+  'load-cpu': { type: 'string', default: '1' },
 });
-if (opts.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-if (!['on', 'off'].includes(opts.context)) {
-  console.error(`bench: --context must be on or off, got ${opts.context}`);
-  process.exit(2);
-}
 const pairs = Number(opts.pairs);
 const warmupMs = Number(opts.warmup) * 1000;
 const durationMs = Number(opts.duration) * 1000;
@@ -77,8 +61,6 @@ for (const r of routes) {
     process.exit(2);
   }
 }
-const build = agentBuild(opts.agent);
-const nodeBin = resolveNode(opts.node);
 const APP = join(BENCH_DIR, 'app.mjs');
 const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
 
