@@ -20,8 +20,9 @@ export function openDestination(destination: LogDestination): number | null {
 }
 
 /**
- * The watchdog's logger, created on the first block: loading pino costs ~15 ms of the
- * worker's start-up, during which a block would go unsampled. Synchronous writes: the line
+ * The watchdog's logger, created during the first block (after its first stack sample) or at
+ * its first line: loading pino costs ~15-20 ms and 3-5 MB, which a process that never blocks
+ * should not pay, and which would delay the first line if done after the block. Synchronous writes: the line
  * must be out before the worker tells an exiting process it may go, and it is written from
  * the worker so it appears even while the main thread is stuck.
  */
@@ -29,12 +30,15 @@ export class BlockLog {
   #logger: Logger | null | undefined;
   constructor(private readonly fd: number | null) {}
 
+  /** Loads pino and opens the logger, once; a no-op when the destination is 'off'. */
+  prepare(): void {
+    if (this.fd === null || this.#logger !== undefined) return;
+    const pino = createRequire(__filename)('pino') as typeof import('pino');
+    this.#logger = pino.pino({ name: 'loopwatch', level: 'warn' }, pino.destination({ dest: this.fd, sync: true }));
+  }
+
   write(event: BlockEvent): void {
-    if (this.fd === null) return;
-    if (this.#logger === undefined) {
-      const pino = createRequire(__filename)('pino') as typeof import('pino');
-      this.#logger = pino.pino({ name: 'loopwatch', level: 'warn' }, pino.destination({ dest: this.fd, sync: true }));
-    }
+    this.prepare();
     this.#logger?.warn({ block: event }, LOG_MESSAGE);
   }
 }

@@ -29,6 +29,8 @@ export interface CaptureSource {
 export interface WatchdogSinks {
   /** A finished block (also called for ongoing lines, with event.ongoing = true). */
   report(event: BlockEvent): void;
+  /** A block's first stack sample arrived: the worker is free until the next one. */
+  sampled?(): void;
 }
 
 interface Stall {
@@ -167,6 +169,7 @@ export class Watchdog {
         // No idle time passes inside a block, so all idle time since the last beat came before it.
         stall.start = Math.min(result.at, stall.beatAt + Math.max(0, result.idle - stall.beatIdle));
         stall.nextOngoingAt = stall.start + stall.ongoingStep;
+        this.sinks.sampled?.();
       }
     });
   }

@@ -51,6 +51,13 @@ function main(): void {
       }
       if (!event.ongoing) post({ code: 'block', event });
     },
+    sampled() {
+      try {
+        log.prepare();
+      } catch {
+        // Reported when the line is written.
+      }
+    },
   }, mainNow);
 
   // Two modes. Idle: a synchronous loop sleeping in Atomics.wait on the FLAGS slot, which
