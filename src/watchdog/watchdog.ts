@@ -196,7 +196,10 @@ export class Watchdog {
   #finish(stall: Stall, end: BeatSnapshot, updateLast = true): void {
     this.#stall = null;
     this.#lastClosedBeat = end.beats;
-    if (updateLast) this.#last = { ...end };
+    // An untracked record can be newer than the beat this thread last read (the main thread
+    // writes it just before its beat): take it as the last beat, or the same block would
+    // look like a fresh stall and be tracked and reported a second time.
+    if (updateLast || end.beats > this.#last.beats) this.#last = { ...end };
     Atomics.store(this.state.i32, I32.STALL, 0);
     this.capturer.disconnect();
     // Busy time between the beat before and the beat after: wall time minus loop idle time.

@@ -132,6 +132,28 @@ describe('Watchdog', () => {
     expect(h.captures).toBe(0);
   });
 
+  it('does not track a stall the main thread has already reported untracked (no duplicate)', () => {
+    // The main thread writes the untracked record, then its beat. A tick that runs between
+    // the two sees the record but an old beat, and must not start tracking the same block.
+    const h = new Harness();
+    h.idleFor(100);
+    const { f64, i32 } = h.state;
+    f64[F64.UNTRACKED_FROM_AT] = h.now;
+    f64[F64.UNTRACKED_FROM_IDLE] = h.idle;
+    h.now += 70;
+    f64[F64.UNTRACKED_TO_AT] = h.now;
+    f64[F64.UNTRACKED_TO_IDLE] = h.idle;
+    f64[F64.UNTRACKED_TO_BEAT] = Atomics.load(i32, I32.BEATS) + 1;
+    Atomics.add(i32, I32.UNTRACKED, 1);
+    h.dog.tick();
+    expect(h.dog.stalled).toBe(false);
+    h.beat();
+    h.idleFor(100);
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0]).toMatchObject({ durationMs: 70, ongoing: false });
+    expect(h.captures).toBe(0);
+  });
+
   it('writes ongoing lines at doubling intervals while stuck', () => {
     const h = new Harness();
     h.idleFor(100);
