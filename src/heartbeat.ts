@@ -92,5 +92,8 @@ export class Heartbeat {
     }
     Atomics.add(i32, I32.BEATS, 1);
     Atomics.add(i32, I32.SEQ, 1);
+    // The worker is tracking a stall and this beat ends it: wake it now rather than at its
+    // next poll, so the line follows the block at once.
+    if (check && Atomics.load(i32, I32.STALL) !== 0) Atomics.notify(i32, I32.FLAGS);
   }
 }

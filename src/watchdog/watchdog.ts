@@ -61,8 +61,12 @@ function newStall(from: { beats: number; at: number; idle: number }, start: numb
 
 const debug = debuglog('loopwatch');
 
-/** While a block is tracked the worker polls this often to see the recovery beat quickly. */
-const STALL_POLL_MS = 4;
+/**
+ * While a block is tracked the main thread's recovery beat wakes the worker at once (it
+ * notifies the FLAGS slot when STALL is set); this poll only catches a notify that came while
+ * the worker was not waiting, and paces the samples.
+ */
+const STALL_POLL_MS = 8;
 /** How long a finished block waits for a capture still in flight before it is reported without it. */
 const IN_FLIGHT_GRACE_MS = 30;
 

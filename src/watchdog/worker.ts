@@ -104,7 +104,8 @@ function main(): void {
     timer = undefined;
   };
 
-  // While on the event loop, wake at once when the main thread exits or stops.
+  // While on the event loop, wake at once when the main thread exits or stops, or when its
+  // recovery beat ends the stall being tracked (the heartbeat notifies FLAGS then).
   const watchFlags = (): void => {
     const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
     if (!waitAsync) return;
@@ -116,6 +117,10 @@ function main(): void {
         stopLoop();
         watchdog.exit();
         return;
+      }
+      if (watchdog.stalled) {
+        stopLoop();
+        stallLoop();
       }
       watchFlags();
     };
