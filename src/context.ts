@@ -2,6 +2,7 @@ import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { describe, LoopwatchTypeError } from './errors.js';
+import { expressRoute, type ExpressRequestLike } from './express-route.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */
 export interface ContextStore {
@@ -133,33 +134,6 @@ function pathOf(url: unknown): string | null {
   if (typeof url !== 'string') return null;
   const q = url.search(/[?#]/);
   return q === -1 ? url : url.slice(0, q);
-}
-
-/** What Express 4 and 5 leave on `req` while routing: plain properties, never getters. */
-interface ExpressRequestLike {
-  originalUrl?: unknown;
-  baseUrl?: unknown;
-  route?: { path?: unknown } | null;
-}
-
-/**
- * The template of the Express route whose handler is running: the mount path of the
- * routers it went through (`req.baseUrl`) plus the route's own path. Express sets both only
- * while routing, which is why this runs at capture time. Null when no route has matched
- * yet (middleware, 404 handlers).
- */
-function expressRoute(req: ExpressRequestLike): string | null {
-  const route = req.route;
-  if (route === null || typeof route !== 'object') return null;
-  const path = route.path;
-  let own: string;
-  if (typeof path === 'string') own = path;
-  else if (path instanceof RegExp) own = String(path);
-  // An array of paths: which one matched is not kept on the request.
-  else return null;
-  const base = req.baseUrl;
-  if (typeof base !== 'string' || base === '') return own;
-  return own === '/' ? base : base + own;
 }
 
 function fromRequest(kind: string, req: IncomingMessage | undefined, out: BlockContext): void {

@@ -18,12 +18,21 @@ interface Case {
   args?: string[];
   loader: Loader;
   env?: Record<string, string>;
+  /** Express: also routers mounted at paths with parameters, one inside a sub-app. */
+  mounts?: boolean;
 }
 
+/** Express's parameterized mounts: request path → template (the value 'orgs' also appears in the literal part). */
+const MOUNTED: [string, string][] = [
+  ['/orgs/acme/reports/7', '/orgs/:org/reports/:id'],
+  ['/orgs/orgs/reports/8', '/orgs/:org/reports/:id'],
+  ['/admin/tenants/t1/jobs/9', '/admin/tenants/:tenant/jobs/:job'],
+];
+
 const CASES: Case[] = [
-  { name: 'Express 5 (Router mounted at /api)', fixture: 'frameworks/express.cjs', args: ['express'], loader: 'require' },
-  { name: 'Express 5 under --import', fixture: 'frameworks/express.cjs', args: ['express'], loader: 'import' },
-  { name: 'Express 4 (Router mounted at /api)', fixture: 'frameworks/express.cjs', args: ['express4'], loader: 'require' },
+  { name: 'Express 5 (Router mounted at /api)', fixture: 'frameworks/express.cjs', args: ['express'], loader: 'require', mounts: true },
+  { name: 'Express 5 under --import', fixture: 'frameworks/express.cjs', args: ['express'], loader: 'import', mounts: true },
+  { name: 'Express 4 (Router mounted at /api)', fixture: 'frameworks/express.cjs', args: ['express4'], loader: 'require', mounts: true },
   // Without AsyncLocalStorage the request is found through the HTTP parser's async resource
   // (synchronous handler code only), and Express's template from it all the same.
   { name: 'Express 4 with LOOPWATCH_CONTEXT=off', fixture: 'frameworks/express.cjs', args: ['express4'], loader: 'require', env: { LOOPWATCH_CONTEXT: 'off' } },
@@ -60,7 +69,15 @@ describe.each(CASES)('$name', (c) => {
     expect(unmatched.culprit?.function, seen404).toBe('inspectUnknownPath');
     expect(unmatched.durationMs, seen404).toBeGreaterThanOrEqual(150);
 
+    let expected = 2;
+    for (const [path, template] of c.mounts ? MOUNTED : []) {
+      expect((await request(port, `${path}?ms=200`)).status, child.describe()).toBe(200);
+      const b = (await child.waitForBlocks(++expected))[expected - 1].block;
+      expect(b.context, JSON.stringify(b)).toMatchObject({ kind: 'http', method: 'GET', route: template, path });
+      expect(b.culprit?.function, JSON.stringify(b)).toBe('buildReport');
+    }
+
     expect(await quit(child, port, 10_000)).toEqual({ code: 0, signal: null });
-    expect(child.blocks(), child.describe()).toHaveLength(2);
+    expect(child.blocks(), child.describe()).toHaveLength(expected);
   });
 });
