@@ -98,6 +98,21 @@ function appMountPath(app: ExpressAppLike): string | null {
   return prefix;
 }
 
+/**
+ * `base` without as many leading segments as `pattern` has, when each of the pattern's
+ * segments is a literal or a plain `:name` (one segment each); null otherwise.
+ */
+function stripSegments(base: string, pattern: string): string | null {
+  if (!/^(\/(:?[\w.~-]+))+$/.test(pattern)) return null;
+  let at = 0;
+  for (let n = pattern.split('/').length - 1; n > 0; n--) {
+    if (base[at] !== '/') return null;
+    const next = base.indexOf('/', at + 1);
+    at = next === -1 ? base.length : next;
+  }
+  return base.slice(at);
+}
+
 /** The mount patterns of `base`, or null when they cannot be known. */
 function baseTemplate(req: ExpressRequestLike, route: object, base: string): string | null {
   const app = req.app;
@@ -109,7 +124,7 @@ function baseTemplate(req: ExpressRequestLike, route: object, base: string): str
   if (!mountLayers(router?.stack, route, layers, { left: MAX_LAYERS })) return null;
   // The app's own mount point is the start of baseUrl; the routers' mount points follow.
   let out = appPrefix;
-  let rest = appPrefix.includes(':') ? null : base.slice(appPrefix.length);
+  let rest = appPrefix.includes(':') ? stripSegments(base, appPrefix) : base.slice(appPrefix.length);
   for (const layer of layers) {
     if (typeof layer.rawPath === 'string') {
       if (layer.rawPath !== '/') out += layer.rawPath.endsWith('/') ? layer.rawPath.slice(0, -1) : layer.rawPath;
@@ -142,7 +157,10 @@ export function expressRoute(req: ExpressRequestLike): string | null {
   else return null;
   const base = req.baseUrl;
   if (typeof base !== 'string' || base === '') return own;
-  // Mounted without parameters, baseUrl is the pattern already; the walk is for the rest.
-  const template = baseTemplate(req, route, base) ?? base;
+  // baseUrl is what the mounts matched, possibly with parameter values: when their
+  // patterns cannot be found (a router called from a wrapper function), no route rather
+  // than a path.
+  const template = baseTemplate(req, route, base);
+  if (template === null) return null;
   return own === '/' ? template || '/' : template + own;
 }

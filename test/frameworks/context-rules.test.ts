@@ -12,13 +12,20 @@ const req = (fields: Record<string, unknown>): IncomingMessage => ({ method: 'GE
 const within = (store: ContextStore) => contextStorage().run(store, readContext);
 
 describe('Express-shaped requests', () => {
-  it('joins the mount path and the route path; the path comes from originalUrl without its query', () => {
-    const r = req({ url: '/users/7/report?x=1', originalUrl: '/api/users/7/report?x=1#frag', baseUrl: '/api', route: { path: '/users/:id/report' } });
+  it('joins the mount pattern and the route path; the path comes from originalUrl without its query', () => {
+    const route = { path: '/users/:id/report' };
+    const app = { _router: { stack: [{ handle: { stack: [{ route }] }, keys: [], regexp: /^\/api\/?(?=\/|$)/i }] } };
+    const r = req({ url: '/users/7/report?x=1', originalUrl: '/api/users/7/report?x=1#frag', baseUrl: '/api', route, app });
     expect(within({ kind: 'http', req: r })).toMatchObject({ kind: 'http', method: 'GET', route: '/api/users/:id/report', path: '/api/users/7/report' });
   });
 
-  it("a router's '/' route is the mount path itself", () => {
-    expect(within({ kind: 'http', req: req({ baseUrl: '/api', route: { path: '/' } }) }).route).toBe('/api');
+  it('a mounted route whose mount cannot be found in the app (no app, a wrapped router) has route null, not baseUrl', () => {
+    expect(within({ kind: 'http', req: req({ baseUrl: '/orgs/acme', route: { path: '/x' } }) }).route).toBeNull();
+    const app = { router: { stack: [{ handle: () => undefined }] } };
+    expect(within({ kind: 'http', req: req({ baseUrl: '/orgs/acme', route: { path: '/x' }, app }) }).route).toBeNull();
+  });
+
+  it("a route at '/' without a mount is '/'", () => {
     expect(within({ kind: 'http', req: req({ baseUrl: '', route: { path: '/' } }) }).route).toBe('/');
   });
 
