@@ -5,9 +5,10 @@ export default defineConfig({
     index: 'src/index.ts',
     register: 'src/register.ts',
     'watchdog/worker': 'src/watchdog/worker.ts',
+    koa: 'integrations/koa.ts',
   },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', register: 'src/register.ts' } },
+  dts: { entry: { index: 'src/index.ts', register: 'src/register.ts', koa: 'integrations/koa.ts' } },
   target: 'node20',
   platform: 'node',
   // Both builds locate the worker file next to themselves; shims give ESM a __dirname.

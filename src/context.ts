@@ -2,6 +2,7 @@ import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { describe, LoopwatchTypeError } from './errors.js';
+import { expressRoute, type ExpressRequestLike } from './express-route.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */
 export interface ContextStore {
@@ -16,6 +17,15 @@ export interface ContextStore {
   spanId?: string;
   /** Called at capture time to fill fields that are known only after routing. */
   resolve?: (store: ContextStore) => void;
+  /** A Koa context (set by `loopwatch/koa`): @koa/router leaves the matched template on it. */
+  koa?: KoaContextLike;
+}
+
+/** What the capture reads of a Koa context: plain properties, never getters. */
+export interface KoaContextLike {
+  req?: unknown;
+  originalUrl?: unknown;
+  _matchedRoute?: unknown;
 }
 
 /** The context as it appears in a block event. */
@@ -53,10 +63,21 @@ export function contextStorage(): AsyncLocalStorage<ContextStore> {
 }
 
 const REQUEST_START = 'http.server.request.start';
+// Fastify 5 publishes this tracing channel around each route handler, with the route's
+// template: { request, reply, route: { url, method } }. Not published for its 404 handler.
+const FASTIFY_HANDLER_START = 'tracing:fastify.request.handler:start';
 
-/** Zero-code request context for node:http and every framework on top of it. */
+interface FastifyHandlerMessage {
+  request?: { raw?: unknown };
+  route?: { url?: unknown };
+}
+
+/**
+ * Zero-code request context for node:http and every framework on top of it, and the route
+ * template of Fastify requests (Express's is read from `req` when a block is captured).
+ */
 export function subscribeHttp(): () => void {
-  // Looked up once: this subscriber runs on every request.
+  // Looked up once: these subscribers run on every request.
   const als = contextStorage();
   const onRequestStart = (message: unknown): void => {
     const req = (message as { request?: IncomingMessage }).request;
@@ -64,9 +85,21 @@ export function subscribeHttp(): () => void {
     // so the handler and everything it schedules inherit this store.
     if (req) als.enterWith({ kind: 'http', req });
   };
+  const onFastifyHandler = (message: unknown): void => {
+    const store = als.getStore();
+    if (store === undefined || store.req === undefined) return;
+    const m = message as FastifyHandlerMessage;
+    // Only the request this store belongs to: a handler running outside it (an inject()
+    // call inside another request) must not rename that request's route.
+    if (store.req !== m.request?.raw) return;
+    const url = m.route?.url;
+    if (typeof url === 'string') store.route = url;
+  };
   diagnosticsChannel.subscribe(REQUEST_START, onRequestStart);
+  diagnosticsChannel.subscribe(FASTIFY_HANDLER_START, onFastifyHandler);
   return () => {
     diagnosticsChannel.unsubscribe(REQUEST_START, onRequestStart);
+    diagnosticsChannel.unsubscribe(FASTIFY_HANDLER_START, onFastifyHandler);
   };
 }
 
@@ -97,7 +130,7 @@ export function run<R>(context: RunContext, fn: () => R): R {
   return contextStorage().run(store, fn);
 }
 
-function pathOf(url: string | undefined): string | null {
+function pathOf(url: unknown): string | null {
   if (typeof url !== 'string') return null;
   const q = url.search(/[?#]/);
   return q === -1 ? url : url.slice(0, q);
@@ -105,36 +138,68 @@ function pathOf(url: string | undefined): string | null {
 
 function fromRequest(kind: string, req: IncomingMessage | undefined, out: BlockContext): void {
   out.kind = kind;
-  if (req) {
-    out.method = typeof req.method === 'string' ? req.method : null;
-    out.path = pathOf(req.url);
-  }
+  if (!req) return;
+  out.method = typeof req.method === 'string' ? req.method : null;
+  const r = req as IncomingMessage & ExpressRequestLike;
+  // Express strips the mount path from req.url inside routers and keeps the original.
+  out.path = pathOf(typeof r.originalUrl === 'string' ? r.originalUrl : req.url);
+  out.route = expressRoute(r);
+}
+
+/** @koa/router leaves the matched layer's path (prefixes included) on the Koa context. */
+function fromKoa(ctx: KoaContextLike, out: BlockContext): void {
+  const route = ctx._matchedRoute;
+  out.route = typeof route === 'string' ? route : null;
+  // koa-mount and the like rewrite ctx.url; originalUrl is the request's own.
+  if (typeof ctx.originalUrl === 'string') out.path = pathOf(ctx.originalUrl);
 }
 
 /**
- * Reads the context of whatever is running now. Called inside the capture interrupt,
- * so it must be quick and must not throw.
+ * A Node timer object (`Timeout`): what a setTimeout/setInterval callback runs in. Tested
+ * by its own fields' presence, not their values: clearInterval() inside the callback
+ * nulls `_onTimeout` and sets `_idleTimeout` to -1.
+ */
+function isTimer(resource: object | undefined): boolean {
+  return resource !== undefined && '_onTimeout' in resource && '_idleTimeout' in resource && '_repeat' in resource;
+}
+
+function emptyContext(): BlockContext {
+  return { kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null };
+}
+
+/**
+ * Reads the context of whatever is running now. Called inside the capture interrupt, so
+ * it must be quick, change nothing and never throw: it reads plain properties only.
  */
 export function readContext(): BlockContext {
-  const out: BlockContext = { kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null };
-  const store = (globalThis as GlobalWithAls)[ALS_KEY]?.getStore();
-  if (store) {
-    if (store.resolve) {
-      try { store.resolve(store); } catch { /* an integration's resolver must not break capture */ }
+  const out = emptyContext();
+  try {
+    const store = (globalThis as GlobalWithAls)[ALS_KEY]?.getStore();
+    if (store) {
+      if (store.resolve) {
+        try { store.resolve(store); } catch { /* an integration's resolver must not break capture */ }
+      }
+      fromRequest(store.kind, store.req, out);
+      if (store.koa) fromKoa(store.koa, out);
+      if (store.method !== undefined) out.method = store.method;
+      if (store.path !== undefined) out.path = store.path;
+      if (store.route !== undefined) out.route = store.route;
+      out.job = store.job ?? null;
+      out.traceId = store.traceId ?? null;
+      out.spanId = store.spanId ?? null;
+      return out;
     }
-    fromRequest(store.kind, store.req, out);
-    if (store.method !== undefined) out.method = store.method;
-    if (store.path !== undefined) out.path = store.path;
-    out.route = store.route ?? null;
-    out.job = store.job ?? null;
-    out.traceId = store.traceId ?? null;
-    out.spanId = store.spanId ?? null;
+    // Without a store, a block in synchronous handler code still runs inside the HTTP
+    // parser's async resource, which holds the socket and so its current response/request;
+    // a timer's callback runs inside its Timeout object (no per-timer cost: Node tracks the
+    // executing resource anyway).
+    const resource = executionAsyncResource() as { socket?: { _httpMessage?: { req?: IncomingMessage } } } | undefined;
+    const req = resource?.socket?._httpMessage?.req;
+    if (req) fromRequest('http', req, out);
+    else if (isTimer(resource)) out.kind = 'timer';
+    return out;
+  } catch {
+    // A property read threw (a getter or proxy on a framework object): report what is known.
     return out;
   }
-  // Without a store, a block in synchronous handler code still runs inside the HTTP
-  // parser's async resource, which holds the socket and so its current response/request.
-  const resource = executionAsyncResource() as { socket?: { _httpMessage?: { req?: IncomingMessage } } } | undefined;
-  const req = resource?.socket?._httpMessage?.req;
-  if (req) fromRequest('http', req, out);
-  return out;
 }

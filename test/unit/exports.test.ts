@@ -8,6 +8,7 @@ const require = createRequire(`${root}package.json`);
 
 // The public surface, pinned: a change here is a change of the package's API.
 const INDEX_NAMES = ['DEFAULTS', 'ERROR_CODES', 'LoopwatchError', 'LoopwatchRangeError', 'LoopwatchTypeError', 'WARNING_CODES', 'current', 'run', 'start'];
+const KOA_NAMES = ['koa'];
 
 describe('package exports', () => {
   it('has a build to test', () => {
@@ -24,5 +25,15 @@ describe('package exports', () => {
   it('loopwatch/register resolves both ways (side effects only, no exports)', () => {
     expect(require.resolve('loopwatch/register')).toMatch(/dist[/\\]register\.cjs$/);
     expect(import.meta.resolve?.('loopwatch/register') ?? 'dist/register.js').toMatch(/dist[/\\]register\.js$/);
+  });
+
+  it('loopwatch/koa: same names from require and import, a middleware factory both ways', async () => {
+    const cjs = require('loopwatch/koa');
+    const esm = await import('loopwatch/koa');
+    expect(Object.keys(cjs).sort()).toEqual(KOA_NAMES);
+    expect(Object.keys(esm).filter((k) => k !== 'default').sort()).toEqual(KOA_NAMES);
+    expect(require.resolve('loopwatch/koa')).toMatch(/dist[/\\]koa\.cjs$/);
+    expect(typeof cjs.koa()).toBe('function');
+    expect(typeof esm.koa()).toBe('function');
   });
 });
