@@ -82,13 +82,24 @@ export interface CulpritChoice {
   sample: number;
   /** The culprit frame (one of that sample's frames, or the frame inferred from its source). */
   frame: Frame;
-  /** How many samples agreed. */
+  /** The weight of the samples that agreed (1 each, 0.5 for a sample read after the work returned). */
   votes: number;
 }
 
 const keyOf = (f: Frame): string => `${f.function}\u0000${f.file}`;
 
-/** Majority vote of the per-sample culprits; ties go to the earliest sample. */
+/**
+ * How much a sample's culprit counts in the vote. A late sample served at a fresh call's
+ * entry was read after a native call returned, possibly after the function that made it
+ * returned too (an optimized loop around JSON.parse has no stack check inside: measured on
+ * the demo's /json, the one late sample lands in the next function called); a sample read
+ * inside the work outweighs it.
+ */
+export function sampleWeight(sample: Sample): number {
+  return sample.latencyMs >= LATE_SAMPLE_MS && sample.frames[0]?.atEntry && !sample.inferred ? 0.5 : 1;
+}
+
+/** Weighted majority vote of the per-sample culprits (sampleWeight); ties go to the earliest sample. */
 export function chooseCulprit(samples: readonly Sample[]): CulpritChoice | null {
   const tally = new Map<string, CulpritChoice>();
   let best: CulpritChoice | null = null;
@@ -101,7 +112,7 @@ export function chooseCulprit(samples: readonly Sample[]): CulpritChoice | null 
       entry = { sample: s, frame, votes: 0 };
       tally.set(key, entry);
     }
-    entry.votes++;
+    entry.votes += sampleWeight(sample);
     if (!best || entry.votes > best.votes) best = entry;
   });
   return best;

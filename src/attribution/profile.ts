@@ -44,6 +44,6 @@ export function computeProfile(samples: readonly (Sample & { at: number })[], st
   return [...byKey.values()]
     .sort((a, b) => b.ms - a.ms)
     .slice(0, PROFILE_ENTRIES)
-    .map(({ entry, ms }) => ({ ...entry, share: Math.floor((ms / total) * 100) / 100 }))
+    .map(({ entry, ms }) => ({ ...entry, share: Math.floor((ms / total) * 100 + 1e-9) / 100 }))
     .filter((e) => e.share > 0);
 }

@@ -70,6 +70,8 @@ const debug = debuglog('loopwatch');
 const STALL_POLL_MS = 4;
 /** How long a finished block waits for a capture still in flight before it is reported without it. */
 const IN_FLIGHT_GRACE_MS = 30;
+/** The same at process exit, where the main thread waits for the report at most 300 ms. */
+const EXIT_CAPTURE_WAIT_MS = 100;
 
 const emptyContext = (): BlockContext => ({ kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null });
 
@@ -88,6 +90,8 @@ export class Watchdog {
   /** Frame options with the source-map cache, which lives as long as the worker. */
   readonly #frames: FrameOptions;
   readonly #sources = new SourceText();
+  /** Called after a capture's result was handled (set while an exit waits for it). */
+  #afterCapture: (() => void) | null = null;
 
   constructor(
     private readonly state: SharedState,
@@ -179,25 +183,33 @@ export class Watchdog {
     stall.requestedAt = now;
     stall.nextSampleAt = now + stall.sampleGap;
     this.capturer.capture((result) => {
-      if (!result || this.#stall !== stall) return;
-      // A probe served after the recovery beat saw the code that ran after the block.
-      if (stall.recovered && result.at > stall.recovered.at) return;
-      // Source maps are read here, in the worker, never in the blocked thread.
-      const frames = normalizeFrames(result.frames ?? [], this.#frames);
-      const latencyMs = Math.max(0, result.at - stall.requestedAt);
-      const sample = { frames, latencyMs, context: result.context, at: result.at, inferred: null as Frame | null, sourceHint: null as string | null };
-      // A late sample may have missed the work it waited for: what the source says about it.
-      const found = readSource(sample, (file) => this.#sources.lines(isAbsolute(file) ? file : join(this.cfg.cwd, file)));
-      sample.inferred = found.inferred;
-      sample.sourceHint = found.rule?.hint ?? null;
-      stall.samples.push(sample);
-      debug('sample %d: latency %d ms, %s', stall.samples.length, latencyMs, frames.slice(0, 4).map((f) => `${f.function}@${f.file}:${f.line}:${f.column}${f.atEntry ? '*' : ''}`).join(' < '));
-      if (stall.samples.length === 1) {
-        // No idle time passes inside a block, so all idle time since the last beat came before it.
-        stall.start = Math.min(result.at, stall.beatAt + Math.max(0, result.idle - stall.beatIdle));
-        stall.nextOngoingAt = stall.start + stall.ongoingStep;
+      try {
+        this.#onCapture(stall, result);
+      } finally {
+        this.#afterCapture?.();
       }
     });
+  }
+
+  #onCapture(stall: Stall, result: ProbeResult | null): void {
+    if (!result || this.#stall !== stall) return;
+    // A probe served after the recovery beat saw the code that ran after the block.
+    if (stall.recovered && result.at > stall.recovered.at) return;
+    // Source maps are read here, in the worker, never in the blocked thread.
+    const frames = normalizeFrames(result.frames ?? [], this.#frames);
+    const latencyMs = Math.max(0, result.at - stall.requestedAt);
+    const sample = { frames, latencyMs, context: result.context, at: result.at, inferred: null as Frame | null, sourceHint: null as string | null };
+    // A late sample may have missed the work it waited for: what the source says about it.
+    const found = readSource(sample, (file) => this.#sources.lines(isAbsolute(file) ? file : join(this.cfg.cwd, file)));
+    sample.inferred = found.inferred;
+    sample.sourceHint = found.rule?.hint ?? null;
+    stall.samples.push(sample);
+    debug('sample %d: latency %d ms, %s', stall.samples.length, latencyMs, frames.slice(0, 4).map((f) => `${f.function}@${f.file}:${f.line}:${f.column}${f.atEntry ? '*' : ''}`).join(' < '));
+    if (stall.samples.length === 1) {
+      // No idle time passes inside a block, so all idle time since the last beat came before it.
+      stall.start = Math.min(result.at, stall.beatAt + Math.max(0, result.idle - stall.beatIdle));
+      stall.nextOngoingAt = stall.start + stall.ongoingStep;
+    }
   }
 
   #ongoing(stall: Stall, now: number): void {
@@ -238,6 +250,28 @@ export class Watchdog {
     this.#done = true;
     const b = readBeat(this.state, this.#beat);
     debug('exit at beat %d, stall %s', b.beats, this.#stall ? 'in progress' : 'none');
+    const stall = this.#stall;
+    if (stall && this.capturer.inFlight) {
+      // A block that ends in process.exit (or a return to an exiting loop) often had its one
+      // probe served on the way out (a long JSON.parse serves it only when it returns): the
+      // result is on its way to this thread. Wait for it, briefly; the exiting main thread
+      // waits for EXIT_ACK up to 300 ms. A probe served after the final beat (inside the
+      // exit handler itself) is dropped by the capture callback.
+      stall.recovered = { ...b };
+      const finish = (): void => {
+        if (this.#afterCapture !== finish) return;
+        this.#afterCapture = null;
+        clearTimeout(timer);
+        this.#exitNow(b);
+      };
+      this.#afterCapture = finish;
+      const timer = setTimeout(finish, EXIT_CAPTURE_WAIT_MS);
+      return;
+    }
+    this.#exitNow(b);
+  }
+
+  #exitNow(b: BeatSnapshot): void {
     try {
       if (this.#stall) {
         this.#finish(this.#stall, { ...b });
