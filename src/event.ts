@@ -1,4 +1,5 @@
 import type { StackFrame } from './attribution/frames.js';
+import type { ProfileEntry } from './attribution/profile.js';
 import type { BlockContext } from './context.js';
 
 /** The block event: the log line's `block` field and the payload of `monitor.on('block')`. Contract: see DESIGN.md. */
@@ -17,6 +18,8 @@ export interface BlockEvent {
   stack: StackFrame[];
   hint: string | null;
   fingerprint: string;
+  /** Where the block's time went, from its stack samples: largest share first, shares sum to ≤ 1. */
+  profile: ProfileEntry[];
 }
 
 /** Messages between the agent and its worker, keyed by `code`. */

@@ -22,7 +22,7 @@ export interface ProbeResult {
   /** performance.nodeTiming.idleTime then: no idle time passes inside a block. */
   idle: number;
   frames: RawFrame[];
-  context: ReturnType<typeof readContext>;
+  context: ReturnType<typeof readContext> | null;
 }
 
 const STACK_LIMIT = 64;
@@ -73,12 +73,17 @@ function atEntry(cs: CallSiteLike, line: number, column: number): 0 | 1 {
   if (offset === 0) return 1;
   const name = cs.getFunctionName() ?? '';
   const short = name.slice(name.lastIndexOf('.') + 1);
+  // Headers are counted only for names written as identifiers: an arrow stored under a
+  // string key ('/json': (req) => …) takes the key as its name, and the key's length plus
+  // a header can equal the offset of a call in the arrow's body by chance.
+  if (short !== '' && !IDENTIFIER.test(short)) return 0;
   for (const head of ENTRY_HEADERS) {
     if (offset === head.length + short.length) return 1;
   }
   return 0;
 }
 
+const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 const ENTRY_HEADERS = ['', 'function ', 'async function ', 'function* ', 'async function* ', 'async ', 'static ', 'get ', 'set ', 'static async ', '*', 'async *'];
 
 function collect(_: unknown, sites: CallSiteLike[]): RawFrame[] {

@@ -6,6 +6,8 @@ export interface Sample {
   frames: Frame[];
   /** How long the interrupt waited before the main thread served it (ms). */
   latencyMs: number;
+  /** A culprit read from the source when the stack no longer held it (source-hints.ts). */
+  inferred?: Frame | null;
 }
 
 /**
@@ -42,6 +44,8 @@ function eligible(frames: Frame[]): (f: Frame) => boolean {
  *   performance.now) that the eligible frame called *after* the native call returned, so
  *   the work belongs to the next eligible frame outwards (the loop that calls both).
  * Otherwise the eligible frame is resuming its own code (a back-edge): it is the culprit.
+ * Before all that: when a known blocking library call sits further out than the eligible
+ * frame, that frame is a callback of the call, and the call's own caller is the culprit.
  */
 export function sampleCulprit(sample: Sample): number {
   const { frames } = sample;
@@ -49,6 +53,14 @@ export function sampleCulprit(sample: Sample): number {
   const ok = eligible(frames);
   const k = firstIndex(frames, 0, ok);
   if (k === -1) return -1;
+  // A known blocking call further out (Array.sort, String.replace, JSON.parse with a reviver)
+  // called back into app code (a comparator, a replacer): the work belongs to the app frame
+  // that made the call, not to the callback.
+  const call = firstIndex(frames, k + 1, isKnownBlockingCall);
+  if (call !== -1) {
+    const caller = firstIndex(frames, call + 1, ok);
+    if (caller !== -1) return caller;
+  }
   if (!frames[0].atEntry) return k;
   const helper = k === 0 || (sample.latencyMs >= LATE_SAMPLE_MS && !frames.slice(0, k).some(isKnownBlockingCall));
   if (helper) {
@@ -58,31 +70,49 @@ export function sampleCulprit(sample: Sample): number {
   return k;
 }
 
+/** The frame of one sample that was doing the blocking work, or null. */
+export function culpritFrame(sample: Sample): Frame | null {
+  if (sample.inferred) return sample.inferred;
+  const i = sampleCulprit(sample);
+  return i === -1 ? null : sample.frames[i];
+}
+
 export interface CulpritChoice {
   /** Index into samples of the sample the culprit was taken from (its stack goes in the event). */
   sample: number;
-  /** Index of the culprit frame in that sample. */
-  frame: number;
-  /** How many samples agreed. */
+  /** The culprit frame (one of that sample's frames, or the frame inferred from its source). */
+  frame: Frame;
+  /** The weight of the samples that agreed (1 each, 0.5 for a sample read after the work returned). */
   votes: number;
 }
 
 const keyOf = (f: Frame): string => `${f.function}\u0000${f.file}`;
 
-/** Majority vote of the per-sample culprits; ties go to the earliest sample. */
+/**
+ * How much a sample's culprit counts in the vote. A late sample served at a fresh call's
+ * entry was read after a native call returned, possibly after the function that made it
+ * returned too (an optimized loop around JSON.parse has no stack check inside: measured on
+ * the demo's /json, the one late sample lands in the next function called); a sample read
+ * inside the work outweighs it.
+ */
+export function sampleWeight(sample: Sample): number {
+  return sample.latencyMs >= LATE_SAMPLE_MS && sample.frames[0]?.atEntry && !sample.inferred ? 0.5 : 1;
+}
+
+/** Weighted majority vote of the per-sample culprits (sampleWeight); ties go to the earliest sample. */
 export function chooseCulprit(samples: readonly Sample[]): CulpritChoice | null {
   const tally = new Map<string, CulpritChoice>();
   let best: CulpritChoice | null = null;
   samples.forEach((sample, s) => {
-    const i = sampleCulprit(sample);
-    if (i === -1) return;
-    const key = keyOf(sample.frames[i]);
+    const frame = culpritFrame(sample);
+    if (!frame) return;
+    const key = keyOf(frame);
     let entry = tally.get(key);
     if (!entry) {
-      entry = { sample: s, frame: i, votes: 0 };
+      entry = { sample: s, frame, votes: 0 };
       tally.set(key, entry);
     }
-    entry.votes++;
+    entry.votes += sampleWeight(sample);
     if (!best || entry.votes > best.votes) best = entry;
   });
   return best;

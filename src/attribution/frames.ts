@@ -1,6 +1,7 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RawFrame } from '../probe.js';
+import type { MappedPosition } from './sourcemap.js';
 
 /** A stack frame as it appears in a block event. */
 export interface StackFrame {
@@ -41,15 +42,32 @@ export interface FrameOptions {
   cwd: string;
   /** loopwatch's own dist folder, whose frames are never the culprit. */
   ownRoot?: string;
+  /** Maps generated positions to sources (src/attribution/sourcemap.ts); frames stay as they are without it. */
+  sourceMaps?: { map(file: string, line: number, column: number): MappedPosition | null };
 }
 
 export function normalizeFrames(raw: readonly RawFrame[], opts: FrameOptions): Frame[] {
   const out: Frame[] = [];
   for (const [fn, file, line, column, atEntry] of raw) {
-    const path = toPath(file);
-    const origin = originOf(path, opts.ownRoot);
+    let path = toPath(file);
+    let origin = originOf(path, opts.ownRoot);
+    let pos = { line, column };
+    if (opts.sourceMaps && (origin === 'app' || origin === 'dependency')) {
+      const mapped = opts.sourceMaps.map(path, line, column);
+      if (mapped) {
+        // The source decides: a bundle's frames that come from node_modules are not the app's.
+        const source = toPath(mapped.file);
+        if (isAbsolute(source)) {
+          path = source;
+          origin = originOf(source, opts.ownRoot);
+        } else {
+          path = source;
+        }
+        pos = { line: mapped.line, column: mapped.column };
+      }
+    }
     const shown = isAbsolute(path) ? relative(opts.cwd, path).split(sep).join('/') : path;
-    out.push({ function: fn, file: shown, line, column, inApp: origin === 'app', atEntry: atEntry === 1, origin });
+    out.push({ function: fn, file: shown, line: pos.line, column: pos.column, inApp: origin === 'app', atEntry: atEntry === 1, origin });
   }
   return out;
 }

@@ -2,8 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { chooseCulprit, type Sample } from '../attribution/culprit.js';
 import { fingerprint } from '../attribution/fingerprint.js';
-import { type FrameOptions, normalizeFrames, toStackFrame } from '../attribution/frames.js';
+import { type Frame, type FrameOptions, normalizeFrames, toStackFrame } from '../attribution/frames.js';
 import { findHint } from '../attribution/hints.js';
+import { readSource } from '../attribution/source-hints.js';
+import { SourceText } from '../attribution/source-text.js';
+import { isAbsolute, join } from 'node:path';
+import { computeProfile } from '../attribution/profile.js';
+import { SourceMapper } from '../attribution/sourcemap.js';
 import type { BlockContext } from '../context.js';
 import type { BlockEvent } from '../event.js';
 import type { ProbeResult } from '../probe.js';
@@ -39,8 +44,10 @@ interface Stall {
   beatIdle: number;
   /** Estimated main-thread time the block began. */
   start: number;
-  samples: (Sample & { context: BlockContext | null; at: number })[];
+  samples: (Sample & { context: BlockContext | null; at: number; sourceHint: string | null })[];
   requestedAt: number;
+  /** Time between samples; doubles each time the kept samples are thinned. */
+  sampleGap: number;
   nextSampleAt: number;
   nextOngoingAt: number;
   ongoingStep: number;
@@ -54,7 +61,7 @@ interface Stall {
 function newStall(from: { beats: number; at: number; idle: number }, start: number): Stall {
   return {
     beats: from.beats, beatAt: from.at, beatIdle: from.idle, start,
-    samples: [], requestedAt: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
+    samples: [], requestedAt: 0, sampleGap: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
     recovered: null, recoveredSeenAt: 0,
   };
 }
@@ -69,6 +76,8 @@ const debug = debuglog('loopwatch');
 const STALL_POLL_MS = 8;
 /** How long a finished block waits for a capture still in flight before it is reported without it. */
 const IN_FLIGHT_GRACE_MS = 30;
+/** The same at process exit, where the main thread waits for the report at most 300 ms. */
+const EXIT_CAPTURE_WAIT_MS = 100;
 
 const emptyContext = (): BlockContext => ({ kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null });
 
@@ -84,6 +93,11 @@ export class Watchdog {
   #untrackedSeen = 0;
   /** BEATS count of the beat that closed the last tracked stall. */
   #lastClosedBeat = -1;
+  /** Frame options with the source-map cache, which lives as long as the worker. */
+  readonly #frames: FrameOptions;
+  readonly #sources = new SourceText();
+  /** Called after a capture's result was handled (set while an exit waits for it). */
+  #afterCapture: (() => void) | null = null;
 
   constructor(
     private readonly state: SharedState,
@@ -91,7 +105,9 @@ export class Watchdog {
     private readonly capturer: CaptureSource,
     private readonly sinks: WatchdogSinks,
     private readonly mainNow: () => number,
-  ) {}
+  ) {
+    this.#frames = { cwd: cfg.cwd, ownRoot: cfg.ownRoot, sourceMaps: cfg.sourceMaps ?? new SourceMapper() };
+  }
 
   get finished(): boolean {
     return this.#done;
@@ -150,6 +166,7 @@ export class Watchdog {
     // Until a capture says better, the block began when the next beat was due.
     const stall = newStall(last, last.at + this.cfg.heartbeatMs);
     stall.nextSampleAt = now;
+    stall.sampleGap = this.#sampleGap();
     stall.nextOngoingAt = last.at + this.cfg.stuckMs;
     stall.ongoingStep = this.cfg.stuckMs;
     this.#stall = stall;
@@ -160,22 +177,46 @@ export class Watchdog {
 
   #sample(stall: Stall, now: number): void {
     if (!this.cfg.captureStacks || !this.capturer.available) return;
-    if (stall.samples.length >= this.cfg.maxSamples || this.capturer.inFlight) return;
+    if (this.capturer.inFlight) return;
+    if (stall.samples.length >= this.cfg.maxSamples) {
+      if (this.cfg.maxSamples < 2) return;
+      // Full: keep every other sample and sample half as often, so the kept samples stay
+      // spread over the whole block however long it lasts (for the profile), the count
+      // stays bounded, and the captures taken grow only with the log of the duration.
+      stall.samples = stall.samples.filter((_, i) => i % 2 === 0);
+      stall.sampleGap *= 2;
+    }
     stall.requestedAt = now;
-    stall.nextSampleAt = now + this.#sampleGap();
+    stall.nextSampleAt = now + stall.sampleGap;
     this.capturer.capture((result) => {
-      if (!result || this.#stall !== stall) return;
-      // A probe served after the recovery beat saw the code that ran after the block.
-      if (stall.recovered && result.at > stall.recovered.at) return;
-      const frames = normalizeFrames(result.frames ?? [], this.cfg);
-      stall.samples.push({ frames, latencyMs: Math.max(0, result.at - stall.requestedAt), context: result.context, at: result.at });
-      if (stall.samples.length === 1) {
-        // No idle time passes inside a block, so all idle time since the last beat came before it.
-        stall.start = Math.min(result.at, stall.beatAt + Math.max(0, result.idle - stall.beatIdle));
-        stall.nextOngoingAt = stall.start + stall.ongoingStep;
-        this.sinks.sampled?.();
+      try {
+        this.#onCapture(stall, result);
+      } finally {
+        this.#afterCapture?.();
       }
     });
+  }
+
+  #onCapture(stall: Stall, result: ProbeResult | null): void {
+    if (!result || this.#stall !== stall) return;
+    // A probe served after the recovery beat saw the code that ran after the block.
+    if (stall.recovered && result.at > stall.recovered.at) return;
+    // Source maps are read here, in the worker, never in the blocked thread.
+    const frames = normalizeFrames(result.frames ?? [], this.#frames);
+    const latencyMs = Math.max(0, result.at - stall.requestedAt);
+    const sample = { frames, latencyMs, context: result.context, at: result.at, inferred: null as Frame | null, sourceHint: null as string | null };
+    // A late sample may have missed the work it waited for: what the source says about it.
+    const found = readSource(sample, (file) => this.#sources.lines(isAbsolute(file) ? file : join(this.cfg.cwd, file)));
+    sample.inferred = found.inferred;
+    sample.sourceHint = found.rule?.hint ?? null;
+    stall.samples.push(sample);
+    debug('sample %d: latency %d ms, %s', stall.samples.length, latencyMs, frames.slice(0, 4).map((f) => `${f.function}@${f.file}:${f.line}:${f.column}${f.atEntry ? '*' : ''}`).join(' < '));
+    if (stall.samples.length === 1) {
+      // No idle time passes inside a block, so all idle time since the last beat came before it.
+      stall.start = Math.min(result.at, stall.beatAt + Math.max(0, result.idle - stall.beatIdle));
+      stall.nextOngoingAt = stall.start + stall.ongoingStep;
+      this.sinks.sampled?.();
+    }
   }
 
   #ongoing(stall: Stall, now: number): void {
@@ -219,6 +260,28 @@ export class Watchdog {
     this.#done = true;
     const b = readBeat(this.state, this.#beat);
     debug('exit at beat %d, stall %s', b.beats, this.#stall ? 'in progress' : 'none');
+    const stall = this.#stall;
+    if (stall && this.capturer.inFlight) {
+      // A block that ends in process.exit (or a return to an exiting loop) often had its one
+      // probe served on the way out (a long JSON.parse serves it only when it returns): the
+      // result is on its way to this thread. Wait for it, briefly; the exiting main thread
+      // waits for EXIT_ACK up to 300 ms. A probe served after the final beat (inside the
+      // exit handler itself) is dropped by the capture callback.
+      stall.recovered = { ...b };
+      const finish = (): void => {
+        if (this.#afterCapture !== finish) return;
+        this.#afterCapture = null;
+        clearTimeout(timer);
+        this.#exitNow(b);
+      };
+      this.#afterCapture = finish;
+      const timer = setTimeout(finish, EXIT_CAPTURE_WAIT_MS);
+      return;
+    }
+    this.#exitNow(b);
+  }
+
+  #exitNow(b: BeatSnapshot): void {
     try {
       if (this.#stall) {
         this.#finish(this.#stall, { ...b });
@@ -237,7 +300,7 @@ export class Watchdog {
   #event(stall: Stall, durationMs: number, ongoing: boolean, startMain: number): BlockEvent {
     const choice = chooseCulprit(stall.samples);
     const sample = choice ? stall.samples[choice.sample] : stall.samples[0];
-    const culpritFrame = choice ? sample.frames[choice.frame] : null;
+    const culpritFrame = choice ? choice.frame : null;
     const context = sample?.context ?? stall.samples.find((s) => s.context)?.context ?? emptyContext();
     if (stall.beats === STARTUP_BEAT && context.kind === null) context.kind = 'startup';
     const culprit = culpritFrame
@@ -254,8 +317,9 @@ export class Watchdog {
       context,
       culprit,
       stack: sample ? sample.frames.filter((f) => f.origin !== 'loopwatch').map(toStackFrame) : [],
-      hint: findHint(stall.samples),
+      hint: findHint(stall.samples) ?? (sample?.sourceHint ?? stall.samples.find((s) => s.sourceHint)?.sourceHint ?? null),
       fingerprint: fingerprint(culprit, context.route ?? context.job ?? context.kind),
+      profile: computeProfile(stall.samples, startMain, startMain + durationMs),
     };
   }
 }

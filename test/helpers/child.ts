@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BlockEvent } from '../../src/event.js';
 import { abortRequests, request } from './http.js';
@@ -91,6 +92,10 @@ export interface SpawnOptions {
   /** Added to a clean environment (no LOOPWATCH_*, no NODE_OPTIONS from the test runner). */
   env?: Record<string, string>;
   args?: string[];
+  /** Node options before the preload (e.g. --enable-source-maps). */
+  nodeArgs?: string[];
+  /** Working directory (the app's root); default the repository root. */
+  cwd?: string;
 }
 
 export interface Ready {
@@ -130,8 +135,9 @@ export class Child {
     Object.assign(env, opts.env);
     const loader = opts.loader ?? 'require';
     const preload = loader === 'require' ? ['--require', REGISTER_CJS] : loader === 'import' ? ['--import', REGISTER_ESM] : [];
-    this.proc = spawn(process.execPath, [...preload, `${FIXTURES}${fixture}`, ...(opts.args ?? [])], {
-      cwd: ROOT,
+    const script = isAbsolute(fixture) ? fixture : `${FIXTURES}${fixture}`;
+    this.proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...preload, script, ...(opts.args ?? [])], {
+      cwd: opts.cwd ?? ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

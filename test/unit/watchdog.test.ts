@@ -175,6 +175,82 @@ describe('Watchdog', () => {
     expect(Atomics.load(h.state.i32, I32.EXIT_ACK)).toBe(1);
   });
 
+  it('at exit, waits briefly for a capture in flight and keeps it if served before the final beat', async () => {
+    const h = new Harness();
+    h.idleFor(100);
+    h.now += 55;
+    h.dog.tick(); // stall begins, capture requested, not yet served
+    expect(h.pending).not.toBeNull();
+    h.now += 300;
+    const served = h.pending!;
+    h.pending = null;
+    h.beat(); // the final beat of the exit handler
+    Atomics.or(h.state.i32, I32.FLAGS, FLAG.EXITING);
+    expect(h.dog.tick()).toBe(-1);
+    expect(h.events).toHaveLength(0);
+    (h.capturer as { inFlight: boolean }).inFlight = false;
+    // Served just before the final beat (e.g. when a long JSON.parse returned).
+    served({ at: h.now - 1, idle: h.idle, frames: h.frames, context: null });
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0].culprit?.function).toBe('burnCpu');
+    expect(Atomics.load(h.state.i32, I32.EXIT_ACK)).toBe(1);
+  });
+
+  it('at exit, drops a capture served after the final beat, and reports without it when none comes', async () => {
+    const late = new Harness();
+    late.idleFor(100);
+    late.now += 55;
+    late.dog.tick();
+    const served = late.pending!;
+    late.now += 300;
+    late.beat();
+    Atomics.or(late.state.i32, I32.FLAGS, FLAG.EXITING);
+    late.dog.tick();
+    (late.capturer as { inFlight: boolean }).inFlight = false;
+    // Served inside the exit handler (its Atomics.wait serves interrupts): not the block.
+    served({ at: late.now + 5, idle: late.idle, frames: [['emit', 'node:events', 1, 1, 0]], context: null });
+    expect(late.events).toHaveLength(1);
+    expect(late.events[0].culprit).toBeNull();
+
+    const never = new Harness();
+    never.idleFor(100);
+    never.now += 55;
+    never.dog.tick();
+    never.now += 300;
+    never.beat();
+    Atomics.or(never.state.i32, I32.FLAGS, FLAG.EXITING);
+    never.dog.tick();
+    expect(never.events).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(never.events).toHaveLength(1);
+    expect(Atomics.load(never.state.i32, I32.EXIT_ACK)).toBe(1);
+  });
+
+  it('keeps at most maxSamples samples, spread over the whole of a long block (for the profile)', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    const start = h.now;
+    // Three phases of 1 s each: a, b, c.
+    const phase = (): string => (h.now - start < 1000 ? 'a' : h.now - start < 2000 ? 'b' : 'c');
+    const serve = h.serve.bind(h);
+    h.serve = (latency = 0.2) => {
+      h.frames = [[phase(), '/app/src/app.js', 3, 9, 0]];
+      serve(latency);
+    };
+    h.block(3000);
+    h.beat();
+    h.dog.tick();
+    const [e] = h.events.filter((x) => !x.ongoing);
+    // More captures than kept samples: the watchdog went on sampling, less often.
+    expect(h.captures).toBeGreaterThan(cfg.maxSamples);
+    expect(h.captures).toBeLessThan(60);
+    const shares = Object.fromEntries(e.profile.map((p) => [p.function, p.share]));
+    for (const fn of ['a', 'b', 'c']) {
+      expect(shares[fn], JSON.stringify(e.profile)).toBeGreaterThan(0.2);
+      expect(shares[fn], JSON.stringify(e.profile)).toBeLessThan(0.45);
+    }
+  });
+
   it('drops a sample served after the recovery beat', () => {
     const h = new Harness();
     h.idleFor(100);
