@@ -122,6 +122,8 @@ function judge(framework, truth, lines) {
       framework, kind: t.kind, lines: hits.length, detected: hits.length === 1,
       culpritOk: b?.culprit?.function === CULPRIT[t.kind], culprit: b?.culprit?.function ?? null,
       routeOk, hint: Boolean(b?.hint), durationErr: b ? b.durationMs - (t.end - t.start) : null,
+      truth: { start: new Date(t.start).toISOString(), ms: round(t.end - t.start, 1) },
+      matched: hits.map((h) => ({ startedAt: h.block.startedAt, durationMs: h.block.durationMs, kind: h.block.context.kind, culprit: h.block.culprit?.function ?? null })),
     };
   });
   const startup = finished.filter((l) => !used.has(l) && l.block.context.kind === 'startup').length;
