@@ -138,20 +138,30 @@ function pathOf(url: unknown): string | null {
 
 function fromRequest(kind: string, req: IncomingMessage | undefined, out: BlockContext): void {
   out.kind = kind;
-  if (!req) return;
-  out.method = typeof req.method === 'string' ? req.method : null;
-  const r = req as IncomingMessage & ExpressRequestLike;
-  // Express strips the mount path from req.url inside routers and keeps the original.
-  out.path = pathOf(typeof r.originalUrl === 'string' ? r.originalUrl : req.url);
-  out.route = expressRoute(r);
+  if (req) {
+    out.method = typeof req.method === 'string' ? req.method : null;
+    out.path = pathOf(req.url);
+    try {
+      const r = req as IncomingMessage & ExpressRequestLike;
+      // Express strips the mount path from req.url inside routers and keeps the original.
+      if (typeof r.originalUrl === 'string') out.path = pathOf(r.originalUrl);
+      out.route = expressRoute(r);
+    } catch {
+      // A getter or proxy on a framework's request threw: what was read stays.
+    }
+  }
 }
 
 /** @koa/router leaves the matched layer's path (prefixes included) on the Koa context. */
 function fromKoa(ctx: KoaContextLike, out: BlockContext): void {
-  const route = ctx._matchedRoute;
-  out.route = typeof route === 'string' ? route : null;
-  // koa-mount and the like rewrite ctx.url; originalUrl is the request's own.
-  if (typeof ctx.originalUrl === 'string') out.path = pathOf(ctx.originalUrl);
+  try {
+    const route = ctx._matchedRoute;
+    out.route = typeof route === 'string' ? route : null;
+    // koa-mount and the like rewrite ctx.url; originalUrl is the request's own.
+    if (typeof ctx.originalUrl === 'string') out.path = pathOf(ctx.originalUrl);
+  } catch {
+    // A getter or proxy threw: what was read stays.
+  }
 }
 
 /**
@@ -163,43 +173,34 @@ function isTimer(resource: object | undefined): boolean {
   return resource !== undefined && '_onTimeout' in resource && '_idleTimeout' in resource && '_repeat' in resource;
 }
 
-function emptyContext(): BlockContext {
-  return { kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null };
-}
-
 /**
- * Reads the context of whatever is running now. Called inside the capture interrupt, so
- * it must be quick, change nothing and never throw: it reads plain properties only.
+ * Reads the context of whatever is running now. Called inside the capture interrupt,
+ * so it must be quick and must not throw.
  */
 export function readContext(): BlockContext {
-  const out = emptyContext();
-  try {
-    const store = (globalThis as GlobalWithAls)[ALS_KEY]?.getStore();
-    if (store) {
-      if (store.resolve) {
-        try { store.resolve(store); } catch { /* an integration's resolver must not break capture */ }
-      }
-      fromRequest(store.kind, store.req, out);
-      if (store.koa) fromKoa(store.koa, out);
-      if (store.method !== undefined) out.method = store.method;
-      if (store.path !== undefined) out.path = store.path;
-      if (store.route !== undefined) out.route = store.route;
-      out.job = store.job ?? null;
-      out.traceId = store.traceId ?? null;
-      out.spanId = store.spanId ?? null;
-      return out;
+  const out: BlockContext = { kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null };
+  const store = (globalThis as GlobalWithAls)[ALS_KEY]?.getStore();
+  if (store) {
+    if (store.resolve) {
+      try { store.resolve(store); } catch { /* an integration's resolver must not break capture */ }
     }
-    // Without a store, a block in synchronous handler code still runs inside the HTTP
-    // parser's async resource, which holds the socket and so its current response/request;
-    // a timer's callback runs inside its Timeout object (no per-timer cost: Node tracks the
-    // executing resource anyway).
-    const resource = executionAsyncResource() as { socket?: { _httpMessage?: { req?: IncomingMessage } } } | undefined;
-    const req = resource?.socket?._httpMessage?.req;
-    if (req) fromRequest('http', req, out);
-    else if (isTimer(resource)) out.kind = 'timer';
-    return out;
-  } catch {
-    // A property read threw (a getter or proxy on a framework object): report what is known.
+    fromRequest(store.kind, store.req, out);
+    if (store.koa) fromKoa(store.koa, out);
+    if (store.method !== undefined) out.method = store.method;
+    if (store.path !== undefined) out.path = store.path;
+    if (store.route !== undefined) out.route = store.route;
+    out.job = store.job ?? null;
+    out.traceId = store.traceId ?? null;
+    out.spanId = store.spanId ?? null;
     return out;
   }
+  // Without a store, a block in synchronous handler code still runs inside the HTTP
+  // parser's async resource, which holds the socket and so its current response/request.
+  // A timer's callback runs inside its Timeout object: no per-timer cost, Node tracks the
+  // executing resource anyway.
+  const resource = executionAsyncResource() as { socket?: { _httpMessage?: { req?: IncomingMessage } } } | undefined;
+  const req = resource?.socket?._httpMessage?.req;
+  if (req) fromRequest('http', req, out);
+  else if (isTimer(resource)) out.kind = 'timer';
+  return out;
 }

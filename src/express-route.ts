@@ -37,27 +37,6 @@ const MAX_LAYERS = 5000;
 const MAX_APP_DEPTH = 16;
 
 /**
- * Express keeps only the *matched* mount path (`req.baseUrl`, e.g. `/orgs/42`), so the
- * mount patterns are found by locating the route in the app's router tree: the routers
- * on the way to it carry them (Express 5: `rawPath`; Express 4: a RegExp and its keys).
- */
-function mountLayers(stack: unknown, target: object, path: LayerLike[], budget: { left: number }): boolean {
-  if (!Array.isArray(stack)) return false;
-  for (const layer of stack as LayerLike[]) {
-    if (--budget.left < 0) return false;
-    if (layer === null || typeof layer !== 'object') continue;
-    if (layer.route === target) return true;
-    const inner = layer.handle?.stack;
-    if (layer.route === undefined && Array.isArray(inner)) {
-      path.push(layer);
-      if (mountLayers(inner, target, path, budget)) return true;
-      path.pop();
-    }
-  }
-  return false;
-}
-
-/**
  * An Express 4 mount pattern rebuilt from the part of `base` its RegExp matches: each
  * parameter's value becomes `:name`. Returns [pattern, matched length], or null. The
  * RegExp is recompiled with the `d` flag for the groups' exact positions (a value may
@@ -98,46 +77,90 @@ function appMountPath(app: ExpressAppLike): string | null {
   return prefix;
 }
 
+/** A pattern of literal and `:name` segments only: each matches exactly one segment. */
+const SIMPLE_PATTERN = /^(\/(:?[\w.~-]+))+$/;
+
 /**
- * `base` without as many leading segments as `pattern` has, when each of the pattern's
- * segments is a literal or a plain `:name` (one segment each); null otherwise.
+ * Matches a simple pattern's segments against the start of `base` (literals compared
+ * case-insensitively, as Express does by default). Returns the rest of `base`, or null
+ * when it does not match. Patterns that are not simple give `undefined`: not checkable.
  */
-function stripSegments(base: string, pattern: string): string | null {
-  if (!/^(\/(:?[\w.~-]+))+$/.test(pattern)) return null;
+function afterSimple(base: string, pattern: string): string | null | undefined {
+  if (!SIMPLE_PATTERN.test(pattern)) return undefined;
   let at = 0;
-  for (let n = pattern.split('/').length - 1; n > 0; n--) {
+  let from = 1;
+  while (from <= pattern.length) {
+    let to = pattern.indexOf('/', from);
+    if (to === -1) to = pattern.length;
     if (base[at] !== '/') return null;
-    const next = base.indexOf('/', at + 1);
-    at = next === -1 ? base.length : next;
+    let end = base.indexOf('/', at + 1);
+    if (end === -1) end = base.length;
+    const literal = pattern.charCodeAt(from) !== 58; // ':'
+    if (literal ? base.slice(at + 1, end).toLowerCase() !== pattern.slice(from, to).toLowerCase() : end === at + 1) return null;
+    at = end;
+    from = to + 1;
   }
   return base.slice(at);
+}
+
+/**
+ * A router layer's mount pattern, checked against `rest` (what is left of baseUrl, or
+ * null once that can no longer be followed). Returns [pattern, rest after it], or null
+ * when the layer is not the one the request came through.
+ */
+function mountOf(layer: LayerLike, rest: string | null): [string, string | null] | null {
+  const raw = layer.rawPath;
+  if (typeof raw === 'string') {
+    // Express 5 keeps the pattern as given to use().
+    if (raw === '/') return ['', rest];
+    const pattern = raw.endsWith('/') ? raw.slice(0, -1) : raw;
+    if (rest === null) return [pattern, null];
+    const after = afterSimple(rest, pattern);
+    if (after === null) return null;
+    return [pattern, after === undefined ? null : after];
+  }
+  // Express 4: only a RegExp and its keys, rebuilt from what they match.
+  if (rest === null) return null;
+  const mount = express4Mount(layer, rest);
+  return mount === null ? null : [mount[0], rest.slice(mount[1])];
+}
+
+/**
+ * Express keeps only the *matched* mount path (`req.baseUrl`, e.g. `/orgs/42`), so the
+ * mount patterns are found by locating the route in the app's router tree, following the
+ * routers whose mount matches baseUrl (one router may be mounted at several paths).
+ * Returns the patterns of the mounts from `stack` down to the route, or null.
+ */
+function search(stack: unknown, target: object, rest: string | null, budget: { left: number }): string | null {
+  if (!Array.isArray(stack)) return null;
+  for (const layer of stack as LayerLike[]) {
+    if (--budget.left < 0) return null;
+    if (layer === null || typeof layer !== 'object') continue;
+    // The route's own router: all of baseUrl must have been accounted for.
+    if (layer.route === target && (rest === null || rest === '')) return '';
+    const inner = layer.handle?.stack;
+    if (layer.route !== undefined || !Array.isArray(inner)) continue;
+    const mount = mountOf(layer, rest);
+    if (mount === null) continue;
+    const below = search(inner, target, mount[1], budget);
+    if (below !== null) return mount[0] + below;
+  }
+  return null;
 }
 
 /** The mount patterns of `base`, or null when they cannot be known. */
 function baseTemplate(req: ExpressRequestLike, route: object, base: string): string | null {
   const app = req.app;
-  if (app === null || typeof app !== 'object' && typeof app !== 'function') return null;
+  if (app === null || (typeof app !== 'object' && typeof app !== 'function')) return null;
+  // Inside a sub-app, baseUrl starts with where the sub-app is mounted.
   const appPrefix = appMountPath(app);
   if (appPrefix === null) return null;
+  const simple = afterSimple(base, appPrefix);
+  const rest = appPrefix === '' ? base : simple === undefined ? null : simple;
+  if (appPrefix !== '' && simple === null) return null;
   const router = app._router ?? app.router;
-  const layers: LayerLike[] = [];
-  if (!mountLayers(router?.stack, route, layers, { left: MAX_LAYERS })) return null;
-  // The app's own mount point is the start of baseUrl; the routers' mount points follow.
-  let out = appPrefix;
-  let rest = appPrefix.includes(':') ? stripSegments(base, appPrefix) : base.slice(appPrefix.length);
-  for (const layer of layers) {
-    if (typeof layer.rawPath === 'string') {
-      if (layer.rawPath !== '/') out += layer.rawPath.endsWith('/') ? layer.rawPath.slice(0, -1) : layer.rawPath;
-      continue;
-    }
-    // Express 4: no pattern string is kept, only what it matched.
-    if (rest === null) return null;
-    const mount = express4Mount(layer, rest);
-    if (mount === null) return null;
-    out += mount[0];
-    rest = rest.slice(mount[1]);
-  }
-  return out;
+  const below = search(router?.stack, route, rest, { left: MAX_LAYERS });
+  return below === null ? null : appPrefix + below;
 }
 
 /**

@@ -42,6 +42,11 @@ function buildApp(express: any, major: 4 | 5): any {
   versioned.use('/shop', inner);
   app.use('/v/:ver', versioned);
 
+  const shared = express.Router();
+  shared.get('/things/:id', answer);
+  app.use('/v1', shared);
+  app.use('/v2', shared);
+
   const rootRouter = express.Router();
   rootRouter.get('/at-root/:r', answer);
   app.use(rootRouter);
@@ -63,6 +68,8 @@ const CASES: [string, string | null][] = [
   ['/admin/t/x1/jobs/9', '/admin/t/:t/jobs/:j'],
   ['/v/2/shop/items/5', '/v/:ver/shop/items/:i'],
   ['/at-root/4', '/at-root/:r'],
+  ['/v1/things/3', '/v1/things/:id'],
+  ['/v2/things/3', '/v2/things/:id'],
   ['/re/42', String(/^\/re\/\d+$/)],
   ['/nope/1', null],
 ];

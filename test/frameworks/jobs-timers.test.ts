@@ -15,7 +15,9 @@ describe.each<Loader>(['require', 'import'])('jobs and timers (--%s)', (loader) 
     await child.ready();
     await child.waitForStdout('done', 20_000);
     expect(await child.waitForExit(5000), child.describe()).toEqual({ code: 0, signal: null });
-    const blocks = child.blocks().map((l) => l.block);
+    // Ours last ~200 ms; a loaded machine adds short stalls of its own (the process
+    // descheduled for 50+ ms), which are no part of this test.
+    const blocks = child.blocks().map((l) => l.block).filter((b) => b.durationMs >= 120);
     expect(blocks, child.describe()).toHaveLength(3);
     const [job, interval, timeout] = blocks;
     const empty = { method: null, route: null, path: null };
