@@ -71,7 +71,7 @@ const STALL_POLL_MS = 4;
 /** How long a finished block waits for a capture still in flight before it is reported without it. */
 const IN_FLIGHT_GRACE_MS = 30;
 /** The same at process exit, where the main thread waits for the report at most 300 ms. */
-const EXIT_CAPTURE_WAIT_MS = 100;
+const EXIT_CAPTURE_WAIT_MS = 50;
 
 const emptyContext = (): BlockContext => ({ kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null });
 

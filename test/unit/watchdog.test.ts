@@ -199,7 +199,7 @@ describe('Watchdog', () => {
     Atomics.or(never.state.i32, I32.FLAGS, FLAG.EXITING);
     never.dog.tick();
     expect(never.events).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(never.events).toHaveLength(1);
     expect(Atomics.load(never.state.i32, I32.EXIT_ACK)).toBe(1);
   });
