@@ -204,7 +204,9 @@ export class Watchdog {
     sample.inferred = found.inferred;
     sample.sourceHint = found.rule?.hint ?? null;
     stall.samples.push(sample);
-    debug('sample %d: latency %d ms, %s', stall.samples.length, latencyMs, frames.slice(0, 4).map((f) => `${f.function}@${f.file}:${f.line}:${f.column}${f.atEntry ? '*' : ''}`).join(' < '));
+    if (debug.enabled) {
+      debug('sample %d: latency %d ms, %s', stall.samples.length, latencyMs, frames.slice(0, 4).map((f) => `${f.function}@${f.file}:${f.line}:${f.column}${f.atEntry ? '*' : ''}`).join(' < '));
+    }
     if (stall.samples.length === 1) {
       // No idle time passes inside a block, so all idle time since the last beat came before it.
       stall.start = Math.min(result.at, stall.beatAt + Math.max(0, result.idle - stall.beatIdle));
