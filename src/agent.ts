@@ -82,7 +82,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
         thread: threadInfo(),
       },
     };
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, [WATCHDOG_ENV]: '1' };
     const nodeOptions = workerNodeOptions(env.NODE_OPTIONS);
     if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
     else delete env.NODE_OPTIONS;
@@ -163,6 +163,9 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   }
 }
 
+/** Set in the environment of loopwatch's watchdog threads. */
+const WATCHDOG_ENV = 'LOOPWATCH_WATCHDOG_THREAD';
+
 /** The thread this agent watches: the main thread, or one of the app's worker threads. */
 function threadInfo(): { id: number; name: string } {
   if (isMainThread) return { id: 0, name: 'main' };
@@ -177,7 +180,10 @@ function threadInfo(): { id: number; name: string } {
  * it through the main thread's inspector (NodeWorker domain). Internal: not exported.
  */
 export function startInWorkerThread(options?: Options): Monitor | undefined {
-  if (isMainThread) return undefined;
+  // Never inside loopwatch's own watchdogs: should the preload reach them anyway (a
+  // NODE_OPTIONS entry whose path workerNodeOptions does not recognise), an agent there
+  // would start a watchdog of its own, and so on.
+  if (isMainThread || process.env[WATCHDOG_ENV] === '1') return undefined;
   const g = globalThis as GlobalWithAgent;
   if (g[AGENT_KEY]) return g[AGENT_KEY];
   const agent = new Agent(resolveOptions(options ?? {}));

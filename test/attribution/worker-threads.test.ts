@@ -24,4 +24,17 @@ describe('worker threads', () => {
     expect(child.blocks().filter((b) => !b.block.ongoing), child.describe()).toHaveLength(1);
     expect(child.stderr).not.toContain('Waiting for the debugger');
   });
+
+  it('a preload in NODE_OPTIONS that loopwatch cannot recognise does not start agents in its own watchdogs', async () => {
+    // './dist/register.cjs' does not name loopwatch, so it stays in the watchdogs' NODE_OPTIONS;
+    // the watchdogs' environment marks them, and the register entry does nothing there.
+    const child = spawnFixture('../attribution/fixtures/worker-threads.cjs', { loader: 'none', args: ['300'], env: { NODE_OPTIONS: '--require ./dist/register.cjs' } });
+    await child.ready();
+    const [line] = await child.waitForBlocks(1, { timeoutMs: 10_000 });
+    expect(line.block.culprit?.function, JSON.stringify(line.block)).toBe('buildReport');
+    expect(await child.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+    // Only the app's threads report: main and report-pool, never a watchdog.
+    const names = new Set(child.allBlocks().map((b) => b.block.thread.name));
+    expect([...names].filter((n) => n.includes('loopwatch')), child.describe()).toEqual([]);
+  });
 });
