@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { isMainThread, Worker } from 'node:worker_threads';
+import * as workerThreads from 'node:worker_threads';
+import { isMainThread, threadId, Worker } from 'node:worker_threads';
 import { type Options, resolveOptions, type ResolvedConfig } from './config.js';
 import { subscribeHttp } from './context.js';
 import { ERROR_CODES, LoopwatchError, WARNING_CODES, warnOnce } from './errors.js';
@@ -78,10 +79,10 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
         captureStacks: this.config.captureStacks,
         log: this.config.log,
         cwd: process.cwd(),
-        thread: { id: 0, name: 'main' },
+        thread: threadInfo(),
       },
     };
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, [WATCHDOG_ENV]: '1' };
     const nodeOptions = workerNodeOptions(env.NODE_OPTIONS);
     if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
     else delete env.NODE_OPTIONS;
@@ -160,6 +161,40 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     }
     await worker.terminate().catch(() => undefined);
   }
+}
+
+/** Set in the environment of loopwatch's watchdog threads. */
+const WATCHDOG_ENV = 'LOOPWATCH_WATCHDOG_THREAD';
+
+/** The thread this agent watches: the main thread, or one of the app's worker threads. */
+function threadInfo(): { id: number; name: string } {
+  if (isMainThread) return { id: 0, name: 'main' };
+  // threadName exists from Node 22; on 20 the watchdog reads the name from the inspector.
+  const name = (workerThreads as { threadName?: string }).threadName;
+  return { id: threadId, name: name || `worker ${threadId}` };
+}
+
+/**
+ * Starts loopwatch in one of the app's worker threads (the register entry, inherited through
+ * execArgv or NODE_OPTIONS). The thread gets its own heartbeat and watchdog, which captures
+ * it through the main thread's inspector (NodeWorker domain). Internal: not exported.
+ */
+export function startInWorkerThread(options?: Options): Monitor | undefined {
+  // Never inside loopwatch's own watchdogs: should the preload reach them anyway (a
+  // NODE_OPTIONS entry whose path workerNodeOptions does not recognise), an agent there
+  // would start a watchdog of its own, and so on.
+  if (isMainThread || process.env[WATCHDOG_ENV] === '1') return undefined;
+  const g = globalThis as GlobalWithAgent;
+  if (g[AGENT_KEY]) return g[AGENT_KEY];
+  const agent = new Agent(resolveOptions(options ?? {}));
+  g[AGENT_KEY] = agent;
+  try {
+    agent.start();
+  } catch (err) {
+    void agent.stop();
+    throw err;
+  }
+  return agent;
 }
 
 /**

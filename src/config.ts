@@ -13,7 +13,7 @@ export interface Options {
   captureStacks?: boolean;
   /** A block still going after this many ms is logged with "ongoing": true, then at doubling intervals. Default 500. */
   stuckMs?: number;
-  /** Stack samples taken per block at most (1–50). Default 10. */
+  /** Stack samples kept per block (1–50), spread over the whole block (see README, profile). Default 10. */
   maxSamples?: number;
 }
 

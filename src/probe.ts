@@ -1,3 +1,4 @@
+import { threadId } from 'node:worker_threads';
 import { readContext } from './context.js';
 
 /**
@@ -23,6 +24,8 @@ export interface ProbeResult {
   idle: number;
   frames: RawFrame[];
   context: ReturnType<typeof readContext> | null;
+  /** worker_threads threadId of the thread that ran the probe (0: main). */
+  thread?: number;
 }
 
 const STACK_LIMIT = 64;
@@ -117,7 +120,7 @@ export function probe(): string {
       Error.prepareStackTrace = prevPrepare;
       Error.stackTraceLimit = prevLimit;
     }
-    const result: ProbeResult = { at, idle: performance.nodeTiming.idleTime, frames, context: readContext() };
+    const result: ProbeResult = { at, idle: performance.nodeTiming.idleTime, frames, context: readContext(), thread: threadId };
     return JSON.stringify(result);
   } catch {
     return JSON.stringify({ at, idle: performance.nodeTiming.idleTime, frames: [], context: null });

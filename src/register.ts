@@ -4,16 +4,19 @@
  * bad values become one warning each and the defaults apply.
  */
 import { isMainThread } from 'node:worker_threads';
-import { start } from './agent.js';
+import { start, startInWorkerThread } from './agent.js';
 import { enabledFromEnv, optionsFromEnv } from './config.js';
 import { WARNING_CODES, warnOnce } from './errors.js';
 
-// Off the main thread (the app's own workers inherit --require through NODE_OPTIONS)
-// this entry does nothing.
-if (isMainThread) {
-  try {
-    if (enabledFromEnv()) start(optionsFromEnv());
-  } catch (err) {
-    warnOnce('register', `loopwatch did not start: ${(err as Error)?.message ?? err}`, WARNING_CODES.START_FAILED);
+// The app's own worker threads inherit --require/--import through execArgv or NODE_OPTIONS:
+// each gets its own heartbeat and watchdog (blocks there carry thread {id, name}).
+// loopwatch's watchdog workers never load this entry (execArgv [] and a NODE_OPTIONS
+// without it).
+try {
+  if (enabledFromEnv()) {
+    if (isMainThread) start(optionsFromEnv());
+    else startInWorkerThread(optionsFromEnv());
   }
+} catch (err) {
+  warnOnce('register', `loopwatch did not start: ${(err as Error)?.message ?? err}`, WARNING_CODES.START_FAILED);
 }

@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
-import { chooseCulprit, type Sample } from '../attribution/culprit.js';
+import { chooseCulprit } from '../attribution/culprit.js';
 import { fingerprint } from '../attribution/fingerprint.js';
-import { type Frame, type FrameOptions, normalizeFrames, toStackFrame } from '../attribution/frames.js';
+import { type FrameOptions, toStackFrame } from '../attribution/frames.js';
 import { findHint } from '../attribution/hints.js';
-import { readSource } from '../attribution/source-hints.js';
-import { SourceText } from '../attribution/source-text.js';
-import { isAbsolute, join } from 'node:path';
 import { computeProfile } from '../attribution/profile.js';
-import { SourceMapper } from '../attribution/sourcemap.js';
+import { type BlockSample, SampleReader } from '../attribution/sample.js';
 import type { BlockContext } from '../context.js';
 import type { BlockEvent } from '../event.js';
 import type { ProbeResult } from '../probe.js';
@@ -44,7 +41,7 @@ interface Stall {
   beatIdle: number;
   /** Estimated main-thread time the block began. */
   start: number;
-  samples: (Sample & { context: BlockContext | null; at: number; sourceHint: string | null })[];
+  samples: BlockSample[];
   requestedAt: number;
   /** Time between samples; doubles each time the kept samples are thinned. */
   sampleGap: number;
@@ -77,7 +74,7 @@ const STALL_POLL_MS = 8;
 /** How long a finished block waits for a capture still in flight before it is reported without it. */
 const IN_FLIGHT_GRACE_MS = 30;
 /** The same at process exit, where the main thread waits for the report at most 300 ms. */
-const EXIT_CAPTURE_WAIT_MS = 100;
+const EXIT_CAPTURE_WAIT_MS = 50;
 
 const emptyContext = (): BlockContext => ({ kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null });
 
@@ -94,8 +91,7 @@ export class Watchdog {
   /** BEATS count of the beat that closed the last tracked stall. */
   #lastClosedBeat = -1;
   /** Frame options with the source-map cache, which lives as long as the worker. */
-  readonly #frames: FrameOptions;
-  readonly #sources = new SourceText();
+  readonly #reader: SampleReader;
   /** Called after a capture's result was handled (set while an exit waits for it). */
   #afterCapture: (() => void) | null = null;
 
@@ -106,7 +102,7 @@ export class Watchdog {
     private readonly sinks: WatchdogSinks,
     private readonly mainNow: () => number,
   ) {
-    this.#frames = { cwd: cfg.cwd, ownRoot: cfg.ownRoot, sourceMaps: cfg.sourceMaps ?? new SourceMapper() };
+    this.#reader = new SampleReader(cfg);
   }
 
   get finished(): boolean {
@@ -201,16 +197,13 @@ export class Watchdog {
     if (!result || this.#stall !== stall) return;
     // A probe served after the recovery beat saw the code that ran after the block.
     if (stall.recovered && result.at > stall.recovered.at) return;
-    // Source maps are read here, in the worker, never in the blocked thread.
-    const frames = normalizeFrames(result.frames ?? [], this.#frames);
-    const latencyMs = Math.max(0, result.at - stall.requestedAt);
-    const sample = { frames, latencyMs, context: result.context, at: result.at, inferred: null as Frame | null, sourceHint: null as string | null };
-    // A late sample may have missed the work it waited for: what the source says about it.
-    const found = readSource(sample, (file) => this.#sources.lines(isAbsolute(file) ? file : join(this.cfg.cwd, file)));
-    sample.inferred = found.inferred;
-    sample.sourceHint = found.rule?.hint ?? null;
+    // Source maps and source text are read here, in the worker, never in the blocked thread.
+    const sample = this.#reader.read(result, stall.requestedAt);
+    const { frames, latencyMs } = sample;
     stall.samples.push(sample);
-    debug('sample %d: latency %d ms, %s', stall.samples.length, latencyMs, frames.slice(0, 4).map((f) => `${f.function}@${f.file}:${f.line}:${f.column}${f.atEntry ? '*' : ''}`).join(' < '));
+    if (debug.enabled) {
+      debug('sample %d: latency %d ms, %s', stall.samples.length, latencyMs, frames.slice(0, 4).map((f) => `${f.function}@${f.file}:${f.line}:${f.column}${f.atEntry ? '*' : ''}`).join(' < '));
+    }
     if (stall.samples.length === 1) {
       // No idle time passes inside a block, so all idle time since the last beat came before it.
       stall.start = Math.min(result.at, stall.beatAt + Math.max(0, result.idle - stall.beatIdle));

@@ -38,9 +38,11 @@ function main(): void {
   };
 
   const log = new BlockLog(fd);
+  // A watchdog started by an agent in one of the app's worker threads captures that thread.
+  const target = config.thread.id === 0 ? undefined : { threadId: config.thread.id, onName: (name: string) => { config.thread.name = name; } };
   const capturer = new Capturer((reason) => {
     post({ code: 'warning', key: 'inspector', warning: 'NO_INSPECTOR', message: `loopwatch cannot capture stacks (inspector unavailable: ${reason}); blocks are still detected and timed, without stacks` });
-  });
+  }, undefined, target);
 
   const watchdog = new Watchdog(state, { ...config, ownRoot: dirname(__dirname) }, capturer, {
     report(event) {

@@ -190,7 +190,7 @@ describe('Watchdog', () => {
     expect(h.events).toHaveLength(0);
     (h.capturer as { inFlight: boolean }).inFlight = false;
     // Served just before the final beat (e.g. when a long JSON.parse returned).
-    served({ at: h.now - 1, idle: h.idle, frames: h.frames, context: null });
+    served({ at: h.now - 1, idle: h.idle, frames: h.frames, context: { kind: 'http', method: 'GET', route: null, path: '/x', job: null, traceId: null, spanId: null } });
     expect(h.events).toHaveLength(1);
     expect(h.events[0].culprit?.function).toBe('burnCpu');
     expect(Atomics.load(h.state.i32, I32.EXIT_ACK)).toBe(1);
@@ -208,7 +208,7 @@ describe('Watchdog', () => {
     late.dog.tick();
     (late.capturer as { inFlight: boolean }).inFlight = false;
     // Served inside the exit handler (its Atomics.wait serves interrupts): not the block.
-    served({ at: late.now + 5, idle: late.idle, frames: [['emit', 'node:events', 1, 1, 0]], context: null });
+    served({ at: late.now + 5, idle: late.idle, frames: [['emit', 'node:events', 1, 1, 0]], context: { kind: 'http', method: 'GET', route: null, path: '/x', job: null, traceId: null, spanId: null } });
     expect(late.events).toHaveLength(1);
     expect(late.events[0].culprit).toBeNull();
 
@@ -221,7 +221,7 @@ describe('Watchdog', () => {
     Atomics.or(never.state.i32, I32.FLAGS, FLAG.EXITING);
     never.dog.tick();
     expect(never.events).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(never.events).toHaveLength(1);
     expect(Atomics.load(never.state.i32, I32.EXIT_ACK)).toBe(1);
   });
