@@ -125,3 +125,5 @@ export const OTHER_LABEL = 'other';
 export const UNMATCHED_ROUTE_LABEL = 'unmatched';
 /** Label value when a block ran outside any known request or job. */
 export const NO_ROUTE_LABEL = 'none';
+/** Culprit label value when no stack could be taken (untracked blocks, captureStacks off). */
+export const UNKNOWN_CULPRIT_LABEL = 'unknown';
