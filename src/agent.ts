@@ -9,6 +9,8 @@ import { Heartbeat } from './heartbeat.js';
 import { installProbe, removeProbe } from './probe.js';
 import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
 import type { WorkerData } from './watchdog/worker.js';
+import { LOG_MESSAGE } from './exporters/log.js';
+import { loadApi, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
 
 /** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
 const EXIT_WAIT_MS = 300;
@@ -55,6 +57,8 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   #worker: Worker | undefined;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
+  #otel: OtelBridge | undefined;
+  #logger: { warn(obj: object, msg: string): void } | undefined;
 
   constructor(config: ResolvedConfig) {
     super();
@@ -101,11 +105,29 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     worker.unref();
     this.#worker = worker;
     process.on('exit', this.#onExit);
+    this.#logger = this.config.logger?.child({ component: 'loopwatch' });
+    if (this.config.otel) this[OTEL_BRIDGE_KEY]();
+  }
+
+  /**
+   * The agent's OpenTelemetry bridge, created on first use (at start when `otel` is on, or by
+   * loopwatch/otel with the caller's copy of the API); null when the API is not installed.
+   */
+  [OTEL_BRIDGE_KEY](api = loadApi()): OtelBridge | null {
+    if (!this.#otel && !this.#stopped && api) this.#otel = new OtelBridge(api, this, this.#state, this.config);
+    return this.#otel ?? null;
   }
 
   readonly #onMessage = (msg: WorkerMessage): void => {
     try {
       if (msg.code === 'block') {
+        if (this.#logger) {
+          try {
+            this.#logger.warn({ block: msg.event }, LOG_MESSAGE);
+          } catch {
+            // The app's logger failing is not ours to surface.
+          }
+        }
         if (this.listenerCount('block') > 0) this.emit('block', msg.event);
       } else if (msg.code === 'warning') {
         warnOnce(`worker:${msg.key}`, msg.message, WARNING_CODES[msg.warning]);
@@ -142,6 +164,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     this.#heartbeat.stop();
     Atomics.notify(this.#state.i32, I32.FLAGS);
     this.#unsubscribe?.();
+    this.#otel?.stop();
     removeProbe();
     const g = globalThis as GlobalWithAgent;
     if (g[AGENT_KEY] === this) delete g[AGENT_KEY];

@@ -15,6 +15,25 @@ export interface Options {
   stuckMs?: number;
   /** Stack samples taken per block at most (1–50). Default 10. */
   maxSamples?: number;
+  /**
+   * The app's pino logger: each block (after the loop recovered) is also logged to a child
+   * of it, `{ component: 'loopwatch' }`, with the worker's line shape. `log: 'off'` makes it
+   * the only destination.
+   */
+  logger?: PinoLike;
+  /** Publish metrics and block spans through `@opentelemetry/api` when it is installed. Default true. */
+  otel?: boolean;
+  /**
+   * Publish the `nodejs.eventloop.*` OpenTelemetry metrics: 'auto' (default) leaves them to
+   * `@opentelemetry/instrumentation-runtime-node` when that is loaded, so they are not
+   * exported twice.
+   */
+  otelRuntimeMetrics?: boolean | 'auto';
+}
+
+/** The part of a pino logger loopwatch uses. */
+export interface PinoLike {
+  child(bindings: Record<string, unknown>): { warn(obj: object, msg: string): void };
 }
 
 export interface ResolvedConfig {
@@ -24,6 +43,9 @@ export interface ResolvedConfig {
   readonly captureStacks: boolean;
   readonly stuckMs: number;
   readonly maxSamples: number;
+  readonly logger: PinoLike | null;
+  readonly otel: boolean;
+  readonly otelRuntimeMetrics: boolean | 'auto';
   /** Heartbeat period: derived, not an option (see heartbeatFor). */
   readonly heartbeatMs: number;
   /** Grace past a due beat before a stall is sampled: derived (see confirmFor). */
@@ -37,6 +59,9 @@ export const DEFAULTS = Object.freeze({
   captureStacks: true,
   stuckMs: 500,
   maxSamples: 10,
+  logger: null as PinoLike | null,
+  otel: true,
+  otelRuntimeMetrics: 'auto' as boolean | 'auto',
 });
 
 const KNOWN = new Set(Object.keys(DEFAULTS));
@@ -88,6 +113,19 @@ function checkLog(value: unknown): LogDestination {
   return value;
 }
 
+function checkLogger(value: unknown): PinoLike {
+  const v = value as { child?: unknown; warn?: unknown } | null;
+  if (v === null || typeof v !== 'object' || typeof v.child !== 'function' || typeof v.warn !== 'function') {
+    throw new LoopwatchTypeError(`options.logger must be a pino logger (an object with child() and warn()), got ${describe(value)}`);
+  }
+  return v as PinoLike;
+}
+
+function checkRuntimeMetrics(value: unknown): boolean | 'auto' {
+  if (value === 'auto' || typeof value === 'boolean') return value;
+  throw new LoopwatchTypeError(`options.otelRuntimeMetrics must be true, false or "auto", got ${describe(value)}`);
+}
+
 /** Validates user options once; throws TypeError/RangeError naming the option. */
 export function resolveOptions(options: unknown = {}): ResolvedConfig {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -110,6 +148,9 @@ export function resolveOptions(options: unknown = {}): ResolvedConfig {
     captureStacks: pick('captureStacks', (v) => checkBoolean('captureStacks', v)),
     stuckMs: pick('stuckMs', (v) => checkNumber('stuckMs', v, 1, 86_400_000, false)),
     maxSamples: pick('maxSamples', (v) => checkNumber('maxSamples', v, 1, 50, true)),
+    logger: pick('logger', checkLogger),
+    otel: pick('otel', (v) => checkBoolean('otel', v)),
+    otelRuntimeMetrics: pick('otelRuntimeMetrics', checkRuntimeMetrics),
     heartbeatMs: heartbeatFor(thresholdMs),
     confirmMs: confirmFor(thresholdMs),
   });
@@ -162,5 +203,13 @@ export function optionsFromEnv(env: Env = process.env): Options {
   }
   const context = envFlag(env, 'LOOPWATCH_CONTEXT');
   if (context !== undefined) out.context = context;
+  const otel = envFlag(env, 'LOOPWATCH_OTEL');
+  if (otel !== undefined) out.otel = otel;
+  const runtime = env.LOOPWATCH_OTEL_RUNTIME_METRICS;
+  if (runtime !== undefined && runtime.trim().toLowerCase() === 'auto') out.otelRuntimeMetrics = 'auto';
+  else {
+    const flag = envFlag(env, 'LOOPWATCH_OTEL_RUNTIME_METRICS');
+    if (flag !== undefined) out.otelRuntimeMetrics = flag;
+  }
   return out;
 }
