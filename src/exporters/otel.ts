@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type * as Api from '@opentelemetry/api';
 import type { ResolvedConfig } from '../config.js';
 import type { BlockEvent } from '../event.js';
-import type { SharedState } from '../shared-state.js';
+import { F64, I32, type SharedState } from '../shared-state.js';
 import { LoopInstruments } from './otel-metrics.js';
 import { DEFAULT_TOP_N, TopNLabels } from '../metrics/labels.js';
 import { emitBlockSpan } from './otel-spans.js';
@@ -18,6 +18,8 @@ export const OTEL_BRIDGE_KEY: unique symbol = Symbol.for('loopwatch.otel.v1') as
 /** How often, at most, the bridge looks for an SDK registered after it started (then every 5 s). */
 const POLL_FIRST_MS = 250;
 const POLL_MAX_MS = 5000;
+/** How long an exiting process waits, at most, for the report of a block that just ended. */
+const EXIT_REPORT_MS = 500;
 
 /** Loads the app's `@opentelemetry/api` (a peer dependency), or null when it is not installed. */
 export function loadApi(): typeof Api | null {
@@ -72,6 +74,8 @@ export class OtelBridge {
   #timer: NodeJS.Timeout | undefined;
   #pollMs = POLL_FIRST_MS;
   #stopped = false;
+  /** Blocks seen since the last flush: an exit flush runs again only for new ones. */
+  #unflushed = 0;
 
   constructor(api: typeof Api, host: BridgeHost, state: SharedState, config: ResolvedConfig) {
     this.#api = api;
@@ -154,6 +158,7 @@ export class OtelBridge {
 
   readonly #onBlock = (event: BlockEvent): void => {
     if (this.#stopped) return;
+    this.#unflushed++;
     this.#rebind();
     try {
       this.#instruments?.recordBlock(event);
@@ -170,8 +175,31 @@ export class OtelBridge {
 
   /** Flushes the fallback pipeline, if any (bounded by its exporters' timeouts). */
   async flush(): Promise<void> {
+    this.#unflushed = 0;
     const fb = this.#fallback as (Fallback & { flush?: () => Promise<void> }) | null;
     await fb?.flush?.();
+  }
+
+  /** Whether a block may have ended without its event here yet: the loop ran out of work right after it. */
+  #blockPending(): boolean {
+    const { i32, f64 } = this.#state;
+    if (Atomics.load(i32, I32.STALL) === 1) return true;
+    const busy = performance.now() - f64[F64.BEAT_AT] - (performance.nodeTiming.idleTime - f64[F64.IDLE_AT]);
+    return busy >= this.#config.thresholdMs;
+  }
+
+  /**
+   * For 'beforeExit' (the loop ran out of work). A block that just ended is reported only
+   * once a beat closes it and the worker's message arrives, which needs the loop to turn a
+   * few more times: wait for that (ref'd timers, at most EXIT_REPORT_MS), then flush. Later
+   * 'beforeExit's flush again only if new blocks came, so the process always gets to exit.
+   */
+  async exitFlush(first: boolean): Promise<void> {
+    const deadline = performance.now() + EXIT_REPORT_MS;
+    while (this.#blockPending() && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (first || this.#unflushed > 0) await this.flush();
   }
 
   stop(): void {
