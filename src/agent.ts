@@ -10,7 +10,8 @@ import { installProbe, removeProbe } from './probe.js';
 import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
 import type { WorkerData } from './watchdog/worker.js';
 import { LOG_MESSAGE } from './exporters/log.js';
-import { loadApi, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
+import { apiInstalled, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
+import type * as OtelApi from '@opentelemetry/api';
 
 /** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
 const EXIT_WAIT_MS = 300;
@@ -113,8 +114,9 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
    * The agent's OpenTelemetry bridge, created on first use (at start when `otel` is on, or by
    * loopwatch/otel with the caller's copy of the API); null when the API is not installed.
    */
-  [OTEL_BRIDGE_KEY](api = loadApi()): OtelBridge | null {
-    if (!this.#otel && !this.#stopped && api) this.#otel = new OtelBridge(api, this, this.#state, this.config);
+  [OTEL_BRIDGE_KEY](api?: typeof OtelApi): OtelBridge | null {
+    if (!this.#otel && !this.#stopped && (api || apiInstalled())) this.#otel = new OtelBridge(this, this.#state, this.config, api);
+    if (api) this.#otel?.useApi(api);
     return this.#otel ?? null;
   }
 

@@ -205,11 +205,10 @@ export function optionsFromEnv(env: Env = process.env): Options {
   if (context !== undefined) out.context = context;
   const otel = envFlag(env, 'LOOPWATCH_OTEL');
   if (otel !== undefined) out.otel = otel;
-  const runtime = env.LOOPWATCH_OTEL_RUNTIME_METRICS;
-  if (runtime !== undefined && runtime.trim().toLowerCase() === 'auto') out.otelRuntimeMetrics = 'auto';
-  else {
-    const flag = envFlag(env, 'LOOPWATCH_OTEL_RUNTIME_METRICS');
-    if (flag !== undefined) out.otelRuntimeMetrics = flag;
-  }
+  const runtime = env.LOOPWATCH_OTEL_RUNTIME_METRICS?.trim().toLowerCase();
+  if (runtime === 'auto') out.otelRuntimeMetrics = 'auto';
+  else if (runtime && TRUE.has(runtime)) out.otelRuntimeMetrics = true;
+  else if (runtime && FALSE.has(runtime)) out.otelRuntimeMetrics = false;
+  else if (runtime) envWarning('LOOPWATCH_OTEL_RUNTIME_METRICS', env.LOOPWATCH_OTEL_RUNTIME_METRICS!, 'allowed: auto, on, off, true, false, 1, 0');
   return out;
 }

@@ -30,6 +30,21 @@ export function loadApi(): typeof Api | null {
   }
 }
 
+/** Whether `@opentelemetry/api` can be loaded, without loading it (~20 ms on a small VM). */
+export function apiInstalled(): boolean {
+  try {
+    createRequire(__filename).resolve('@opentelemetry/api');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether any copy of the API has registered something (a provider or a context manager). */
+function apiInUse(): boolean {
+  return (globalThis as Record<symbol, unknown>)[API_GLOBAL] !== undefined;
+}
+
 /** Providers loopwatch exports to itself (OTLP from OTEL_* variables) while the app registers none. */
 export interface Fallback {
   meterProvider?: Api.MeterProvider;
@@ -61,7 +76,8 @@ function registered(kind: 'metrics' | 'trace'): boolean {
  * from the API's proxy, looked up per block.
  */
 export class OtelBridge {
-  readonly #api: typeof Api;
+  /** Loaded only once the app uses OpenTelemetry (or loopwatch exports OTLP): apps without it pay nothing. */
+  #api: typeof Api | null;
   readonly #host: BridgeHost;
   readonly #state: SharedState;
   readonly #config: ResolvedConfig;
@@ -77,7 +93,7 @@ export class OtelBridge {
   /** Blocks seen since the last flush: an exit flush runs again only for new ones. */
   #unflushed = 0;
 
-  constructor(api: typeof Api, host: BridgeHost, state: SharedState, config: ResolvedConfig) {
+  constructor(host: BridgeHost, state: SharedState, config: ResolvedConfig, api: typeof Api | null = null) {
     this.#api = api;
     this.#host = host;
     this.#state = state;
@@ -86,6 +102,18 @@ export class OtelBridge {
     this.#rebind();
     // The app's SDK usually starts in its main module, right after a --require preload.
     setImmediate(this.#poll).unref();
+  }
+
+  /** The caller's copy of the API (loopwatch/otel), used if none is loaded yet. */
+  useApi(api: typeof Api): void {
+    this.#api ??= api;
+  }
+
+  #ensureApi(): typeof Api | null {
+    if (!this.#api && (apiInUse() || this.#fallback || this.#explicit.meterProvider || this.#explicit.tracerProvider)) {
+      this.#api = loadApi();
+    }
+    return this.#api;
   }
 
   /** Uses these providers instead of the global ones (loopwatch/otel's useOpenTelemetry). */
@@ -113,22 +141,24 @@ export class OtelBridge {
     this.#pollMs = Math.min(POLL_MAX_MS, this.#pollMs * 2);
   };
 
-  #currentMeterProvider(): Api.MeterProvider | null {
+  #currentMeterProvider(api: typeof Api): Api.MeterProvider | null {
     if (this.#explicit.meterProvider) return this.#explicit.meterProvider;
-    if (registered('metrics')) return this.#api.metrics.getMeterProvider();
+    if (registered('metrics')) return api.metrics.getMeterProvider();
     return this.#fallback?.meterProvider ?? null;
   }
 
-  #currentTracer(): Api.Tracer | null {
+  #currentTracer(api: typeof Api): Api.Tracer | null {
     const provider = this.#explicit.tracerProvider
-      ?? (registered('trace') ? this.#api.trace.getTracerProvider() : this.#fallback?.tracerProvider);
+      ?? (registered('trace') ? api.trace.getTracerProvider() : this.#fallback?.tracerProvider);
     return provider ? provider.getTracer(SCOPE) : null;
   }
 
   #rebind(): void {
     if (this.#stopped) return;
     try {
-      const provider = this.#currentMeterProvider();
+      const api = this.#ensureApi();
+      if (!api) return;
+      const provider = this.#currentMeterProvider(api);
       this.#dropFallback(provider);
       if (provider === this.#meterProvider) return;
       this.#instruments?.remove();
@@ -166,8 +196,9 @@ export class OtelBridge {
       // Metrics of one block are not worth an error in the host.
     }
     try {
-      const tracer = this.#currentTracer();
-      if (tracer) emitBlockSpan(this.#api, tracer, event);
+      const api = this.#ensureApi();
+      const tracer = api && this.#currentTracer(api);
+      if (api && tracer) emitBlockSpan(api, tracer, event);
     } catch {
       // Same for its span.
     }
