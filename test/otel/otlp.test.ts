@@ -101,6 +101,18 @@ describe('OTLP/HTTP from OTEL_* variables under --require dist/register.cjs', ()
     expect(child.stderr).toBe('to stderr\n');
   });
 
+  it('stops exporting itself once the app registers its own SDK: later block spans go to the app only', async () => {
+    const endpoint = await startReceiver();
+    const child = spawnFixture('../otel/fixtures/otlp-then-sdk.cjs', { env: { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } });
+    await child.ready();
+    await child.waitFor(() => receiver.spans.find((s) => s.attributes['code.function.name'] === 'firstBlock'), { timeoutMs: 10_000, what: 'firstBlock span at the receiver (no SDK yet)' });
+    const line = await child.waitForStdout(/^\{"appSpans"/, 10_000);
+    expect(JSON.parse(line.text).appSpans).toContain('secondBlock');
+    expect(await child.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+    // The pipeline was shut down before the second span was emitted, so nothing of it can come later.
+    expect(receiver.spans.map((s) => s.attributes['code.function.name'])).not.toContain('secondBlock');
+  });
+
   it('missing exporter packages: one warning naming them; the agent works on', async () => {
     const child = spawnFixture('../otel/fixtures/otlp-missing.cjs', { loader: 'none', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' } });
     await child.ready();
