@@ -8,6 +8,7 @@ import { ALL_METRICS, BLOCK_ONGOING, BLOCKED_TIME, UNMATCHED_ROUTE_LABEL } from 
 import { assertBuilt, cleanup, type Loader, spawnFixture, warnings } from '../helpers/child.js';
 import { request, startRequest } from '../helpers/http.js';
 import { type Family, parseExposition, total } from './parse.js';
+import { scrape } from './scrape.js';
 
 beforeAll(assertBuilt);
 const servers: Server[] = [];
@@ -35,18 +36,8 @@ async function holdPort(): Promise<number> {
 const endpointEnv = (port: number): Record<string, string> => ({ LOOPWATCH_PROMETHEUS_PORT: String(port), LOOPWATCH_PROMETHEUS_HOST: '127.0.0.1' });
 
 async function scrapeEndpoint(port: number, accept?: string): Promise<{ ms: number; status: number; body: string; type: string | undefined }> {
-  const { get } = await import('node:http');
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path: '/metrics', agent: false, headers: accept ? { accept } : {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ ms: performance.now() - t0, status: res.statusCode ?? 0, body, type: res.headers['content-type'] }));
-    });
-    req.setTimeout(5000, () => req.destroy(new Error('scrape timed out')));
-    req.on('error', reject);
-  });
+  const r = await scrape(port, { accept });
+  return { ms: r.ms, status: r.status, body: r.body, type: r.headers['content-type'] };
 }
 
 describe('standalone /metrics endpoint', () => {

@@ -23,7 +23,8 @@ const LABEL = /\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(,|$)/y;
 function parseValue(s: string): number {
   if (s === '+Inf') return Infinity;
   if (s === '-Inf') return -Infinity;
-  if (s === 'NaN') return Number.NaN;
+  // Case-insensitive, as Prometheus reads it: prom-client writes "Nan".
+  if (s.toLowerCase() === 'nan') return Number.NaN;
   const v = Number(s);
   if (s.trim() === '' || (Number.isNaN(v))) throw new Error(`bad sample value ${JSON.stringify(s)}`);
   return v;
