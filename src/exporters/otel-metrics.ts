@@ -1,16 +1,13 @@
 import { createRequire } from 'node:module';
-import type { Attributes, Histogram, Counter, Meter, ObservableResult, BatchObservableResult, Observable } from '@opentelemetry/api';
+import type { Attributes, Histogram, Counter, Meter, BatchObservableResult, Observable } from '@opentelemetry/api';
 import type { BlockEvent } from '../event.js';
 import {
-  BLOCK_DURATION, BLOCK_ONGOING, BLOCKED_TIME, DELAY_STATS, EVENTLOOP_DELAY, EVENTLOOP_STATES, EVENTLOOP_TIME,
+  BLOCK_BUCKETS_S, BLOCK_DURATION, BLOCK_ONGOING, BLOCKED_TIME, DELAY_STATS, EVENTLOOP_DELAY, EVENTLOOP_STATES, EVENTLOOP_TIME,
   EVENTLOOP_UTILIZATION, LOOP_DELAY_HISTOGRAM, type MetricName,
 } from '../metrics/names.js';
+import { LoopStatsReader, type LoopReading } from '../metrics/loop-stats.js';
 import { culpritLabel, routeLabel, threadLabel, type TopNLabels } from '../metrics/labels.js';
-import { DELAY_BUCKETS_S, F64, I32, type SharedState } from '../shared-state.js';
-import { readDelay, delayStats, type DelaySnapshot } from './otel-delay.js';
-
-/** Bucket bounds (s) of the block-duration histogram: the threshold is 50 ms by default. */
-export const BLOCK_BUCKETS_S = Object.freeze([0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
+import { DELAY_BUCKETS_S, type SharedState } from '../shared-state.js';
 
 /** Attribute of EVENTLOOP_TIME (semantic conventions: `nodejs.eventloop.state`). */
 const STATE_ATTRIBUTE = 'nodejs.eventloop.state';
@@ -18,6 +15,7 @@ const STATE_ATTRIBUTE = 'nodejs.eventloop.state';
 export interface MetricSources {
   state: SharedState;
   thresholdMs: number;
+  heartbeatMs: number;
   /** 'auto': leave nodejs.eventloop.* to instrumentation-runtime-node when it is loaded. */
   runtimeMetrics: boolean | 'auto';
   /** Top-N limiters shared by every meter the instruments move to, so labels stay stable. */
@@ -59,8 +57,10 @@ export class LoopInstruments {
   readonly #blockDuration: Histogram;
   readonly #blockedTime: Counter;
   readonly #delayHistogram: Histogram;
-  #prevDelay: DelaySnapshot;
-  #prevElu: { idle: number; active: number };
+  /** The same never-reset reader as the Prometheus collectors: the interval is the time since this meter's last collect. */
+  readonly #reader: LoopStatsReader;
+  /** Cumulative delay bucket counts at the previous collect. */
+  #prevBuckets: number[];
   #runtimeNode = false;
 
   constructor(meter: Meter, src: MetricSources) {
@@ -74,14 +74,21 @@ export class LoopInstruments {
     this.#blockDuration = meter.createHistogram(BLOCK_DURATION.otel, opts(BLOCK_DURATION, { advice: { explicitBucketBoundaries: [...BLOCK_BUCKETS_S] } }));
     this.#blockedTime = meter.createCounter(BLOCKED_TIME.otel, opts(BLOCKED_TIME));
     this.#observables = [...Object.values(delay), utilization, time, ongoing];
-    this.#prevDelay = readDelay(src.state);
-    const elu = performance.eventLoopUtilization();
-    this.#prevElu = { idle: elu.idle, active: elu.active };
+    this.#reader = new LoopStatsReader(src.state, {
+      heartbeatMs: src.heartbeatMs,
+      thresholdMs: src.thresholdMs,
+      now: () => performance.now(),
+      times: () => performance.eventLoopUtilization(),
+    });
+    // Start the intervals now: the first collect covers the time since these instruments exist.
+    this.#prevBuckets = this.#reader.read().bucketCounts;
 
     this.#collect = (result: BatchObservableResult): void => {
       try {
-        this.#observeRuntime(result, delay, utilization, time);
-        result.observe(ongoing, this.#ongoingSeconds(), { thread: 'main' });
+        const reading = this.#reader.read();
+        this.#recordDelayBuckets(reading);
+        result.observe(ongoing, reading.ongoingS, { thread: 'main' });
+        if (this.#publishRuntime()) this.#observeRuntime(result, reading, delay, utilization, time);
       } catch {
         // A collect must never throw into the app's metric reader.
       }
@@ -91,50 +98,41 @@ export class LoopInstruments {
 
   readonly #collect: (result: BatchObservableResult) => void;
 
-  #observeRuntime(result: BatchObservableResult, delay: Record<string, Observable>, utilization: Observable, time: Observable): void {
-    const now = readDelay(this.#src.state);
-    const prev = this.#prevDelay;
-    this.#prevDelay = now;
-    // The histogram is fed here, from the delta of the shared bucket counts, so it is exact
-    // in its counts whatever else publishes runtime metrics.
-    this.#recordDelayBuckets(prev, now);
-    if (this.#src.runtimeMetrics === false) return;
-    if (this.#src.runtimeMetrics === 'auto' && (this.#runtimeNode ||= runtimeNodeLoaded())) return;
-    const stats = delayStats(prev, now);
-    if (stats) for (const s of DELAY_STATS) result.observe(delay[s], stats[s]);
-    const elu = performance.eventLoopUtilization();
-    const dIdle = elu.idle - this.#prevElu.idle;
-    const dActive = elu.active - this.#prevElu.active;
-    this.#prevElu = { idle: elu.idle, active: elu.active };
-    if (dIdle + dActive > 0) result.observe(utilization, dActive / (dIdle + dActive));
-    result.observe(time, elu.active / 1e3, { [STATE_ATTRIBUTE]: EVENTLOOP_STATES[0] });
-    result.observe(time, elu.idle / 1e3, { [STATE_ATTRIBUTE]: EVENTLOOP_STATES[1] });
+  #publishRuntime(): boolean {
+    if (this.#src.runtimeMetrics === 'auto') return !(this.#runtimeNode ||= runtimeNodeLoaded());
+    return this.#src.runtimeMetrics;
+  }
+
+  #observeRuntime(result: BatchObservableResult, reading: LoopReading, delay: Record<string, Observable>, utilization: Observable, time: Observable): void {
+    // No delay sample yet: nothing to say (rather than zeros that would read as "no delay").
+    if (reading.delayCount > 0) for (const s of DELAY_STATS) result.observe(delay[s], reading.delay[s]);
+    result.observe(utilization, reading.utilization);
+    result.observe(time, reading.activeS, { [STATE_ATTRIBUTE]: EVENTLOOP_STATES[0] });
+    result.observe(time, reading.idleS, { [STATE_ATTRIBUTE]: EVENTLOOP_STATES[1] });
   }
 
   /**
    * OpenTelemetry has no observable histogram, so the delay histogram is a synchronous one
    * recorded at collect time (the SDK observes callbacks before it reads synchronous
-   * instruments, so these land in the same collection). Counts per bucket are exact; each
-   * value is its bucket's midpoint (the +Inf bucket: the largest delay seen), so the sum is
-   * an estimate.
+   * instruments, so these land in the same collection), from the difference of the shared
+   * cumulative bucket counts. Counts per bucket are exact; each value is its bucket's
+   * midpoint (the +Inf bucket: the largest delay seen), so the sum is an estimate.
    */
-  #recordDelayBuckets(prev: DelaySnapshot, now: DelaySnapshot): void {
-    for (let b = 0; b < now.buckets.length; b++) {
-      const n = Math.min(10_000, now.buckets[b] - prev.buckets[b]);
+  #recordDelayBuckets(reading: LoopReading): void {
+    const now = reading.bucketCounts;
+    let below = 0;
+    let prevBelow = 0;
+    for (let b = 0; b < now.length; b++) {
+      const n = Math.min(10_000, (now[b] - below) - (this.#prevBuckets[b] - prevBelow));
+      below = now[b];
+      prevBelow = this.#prevBuckets[b];
       if (n <= 0) continue;
       const lo = b === 0 ? 0 : DELAY_BUCKETS_S[b - 1];
-      const hi = b < DELAY_BUCKETS_S.length ? DELAY_BUCKETS_S[b] : Math.max(lo, now.max);
-      const value = Math.min((lo + hi) / 2, now.max);
+      const hi = b < DELAY_BUCKETS_S.length ? DELAY_BUCKETS_S[b] : Math.max(lo, reading.delay.max);
+      const value = (lo + hi) / 2;
       for (let i = 0; i < n; i++) this.#delayHistogram.record(value);
     }
-  }
-
-  /** The main thread collects only while its loop turns, so this is 0 unless called late in a long task. */
-  #ongoingSeconds(): number {
-    const { i32, f64 } = this.#src.state;
-    if (Atomics.load(i32, I32.STALL) !== 1) return 0;
-    const busy = performance.now() - f64[F64.BEAT_AT] - (performance.nodeTiming.idleTime - f64[F64.IDLE_AT]);
-    return busy >= this.#src.thresholdMs ? busy / 1e3 : 0;
+    this.#prevBuckets = now;
   }
 
   /** Records a finished block (called on the main thread after recovery). */
@@ -158,4 +156,4 @@ export class LoopInstruments {
   }
 }
 
-export type { ObservableResult };
+

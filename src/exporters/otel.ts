@@ -4,7 +4,7 @@ import type { ResolvedConfig } from '../config.js';
 import type { BlockEvent } from '../event.js';
 import { F64, I32, type SharedState } from '../shared-state.js';
 import { LoopInstruments } from './otel-metrics.js';
-import { DEFAULT_TOP_N, TopNLabels } from '../metrics/labels.js';
+import { TopNLabels } from '../metrics/labels.js';
 import { emitBlockSpan } from './otel-spans.js';
 
 /** Instrumentation scope of loopwatch's meter and tracer. */
@@ -81,8 +81,8 @@ export class OtelBridge {
   readonly #host: BridgeHost;
   readonly #state: SharedState;
   readonly #config: ResolvedConfig;
-  readonly #routes = new TopNLabels({ limit: DEFAULT_TOP_N });
-  readonly #culprits = new TopNLabels({ limit: DEFAULT_TOP_N });
+  readonly #routes: TopNLabels;
+  readonly #culprits: TopNLabels;
   #explicit: ExplicitProviders = {};
   #fallback: Fallback | null = null;
   #meterProvider: Api.MeterProvider | null = null;
@@ -98,6 +98,8 @@ export class OtelBridge {
     this.#host = host;
     this.#state = state;
     this.#config = config;
+    this.#routes = new TopNLabels({ limit: config.metricsTopN });
+    this.#culprits = new TopNLabels({ limit: config.metricsTopN });
     host.on('block', this.#onBlock);
     this.#rebind();
     // The app's SDK usually starts in its main module, right after a --require preload.
@@ -168,6 +170,7 @@ export class OtelBridge {
         this.#instruments = new LoopInstruments(provider.getMeter(SCOPE), {
           state: this.#state,
           thresholdMs: this.#config.thresholdMs,
+          heartbeatMs: this.#config.heartbeatMs,
           runtimeMetrics: this.#config.otelRuntimeMetrics,
           routes: this.#routes,
           culprits: this.#culprits,
