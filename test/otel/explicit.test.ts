@@ -10,8 +10,9 @@ beforeAll(assertBuilt);
 afterEach(cleanup);
 
 interface Report {
+  block: string;
   parent: { traceId: string; spanId: string };
-  spans: { name: string; traceId: string; parentSpanId: string | null; fn: string }[];
+  spans: { name: string; traceId: string; parentSpanId: string | null; id: string }[];
   metrics: string[];
 }
 
@@ -19,9 +20,9 @@ describe('useOpenTelemetry({ meterProvider, tracerProvider })', () => {
   it('sends block spans and metrics to providers kept out of the globals', async () => {
     const child = spawnFixture('../otel/fixtures/explicit-providers.cjs', { loader: 'none' });
     await child.ready();
-    const line = await child.waitForStdout(/^\{"parent"/, 10_000);
+    const line = await child.waitForStdout(/^\{"block"/, 10_000);
     const report = JSON.parse(line.text) as Report;
-    const block = report.spans.find((s) => s.name === 'event_loop.block' && s.fn === 'exportCsv');
+    const block = report.spans.find((s) => s.name === 'event_loop.block' && s.id === report.block);
     expect(block, line.text).toBeDefined();
     expect(block!.traceId).toBe(report.parent.traceId);
     expect(block!.parentSpanId).toBe(report.parent.spanId);
