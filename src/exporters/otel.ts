@@ -130,10 +130,6 @@ export class OtelBridge {
     this.#rebind();
   }
 
-  get usingFallback(): boolean {
-    return this.#fallback !== null && this.#meterProvider === this.#fallback.meterProvider;
-  }
-
   readonly #poll = (): void => {
     this.#timer = undefined;
     if (this.#stopped) return;

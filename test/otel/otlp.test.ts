@@ -121,6 +121,16 @@ describe('OTLP/HTTP from OTEL_* variables under --require dist/register.cjs', ()
     expect(receiver.spans.map((s) => s.attributes['loopwatch.block.id'])).not.toContain(second.second);
   });
 
+  it('LOOPWATCH_OTEL=off: nothing is exported, even with an endpoint set', async () => {
+    const endpoint = await startReceiver();
+    const child = spawnFixture('../otel/fixtures/block-then-exit.cjs', { env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, LOOPWATCH_OTEL: 'off' } });
+    await child.ready();
+    expect(await child.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+    // The block was seen (its line is there), and nothing went to the receiver.
+    expect(child.blocks().some((b) => b.block.durationMs >= 100), child.describe()).toBe(true);
+    expect(receiver.requests).toEqual([]);
+  });
+
   it('missing exporter packages: one warning naming them; the agent works on', async () => {
     const child = spawnFixture('../otel/fixtures/otlp-missing.cjs', { loader: 'none', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' } });
     await child.ready();
