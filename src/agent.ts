@@ -7,9 +7,14 @@ import { subscribeHttp } from './context.js';
 import { ERROR_CODES, LoopwatchError, WARNING_CODES, warnOnce } from './errors.js';
 import type { BlockEvent, WorkerMessage } from './event.js';
 import { Heartbeat } from './heartbeat.js';
+import { BlockMetrics } from './metrics/block-store.js';
+import { METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
 import { installProbe, removeProbe } from './probe.js';
 import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
 import type { WorkerData } from './watchdog/worker.js';
+import { LOG_MESSAGE } from './exporters/log.js';
+import { apiInstalled, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
+import type * as OtelApi from '@opentelemetry/api';
 
 /** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
 const EXIT_WAIT_MS = 300;
@@ -54,14 +59,24 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly #state: SharedState;
   readonly #heartbeat: Heartbeat;
   #worker: Worker | undefined;
+  /** Block metrics for prom-client collectors (loopwatch/prometheus), fed by the 'block' messages. */
+  readonly #blocks: BlockMetrics;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
+  #otel: OtelBridge | undefined;
+  #logger: { warn(obj: object, msg: string): void } | undefined;
 
   constructor(config: ResolvedConfig) {
     super();
     this.config = config;
     this.#state = createSharedState();
     this.#heartbeat = new Heartbeat(this.#state, config.heartbeatMs, config.thresholdMs);
+    this.#blocks = new BlockMetrics(config.metricsTopN);
+  }
+
+  /** What loopwatch/prometheus reads at scrape time (a symbol: not part of the public API). */
+  [METRICS_SOURCE](): MetricsSource {
+    return { state: this.#state, blocks: this.#blocks, config: this.config };
   }
 
   start(): void {
@@ -80,6 +95,9 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
         log: this.config.log,
         cwd: process.cwd(),
         thread: threadInfo(),
+        prometheus: this.config.prometheusPort === null
+          ? null
+          : { port: this.config.prometheusPort, host: this.config.prometheusHost, topN: this.config.metricsTopN },
       },
     };
     const env: NodeJS.ProcessEnv = { ...process.env, [WATCHDOG_ENV]: '1' };
@@ -102,11 +120,31 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     worker.unref();
     this.#worker = worker;
     process.on('exit', this.#onExit);
+    this.#logger = this.config.logger?.child({ component: 'loopwatch' });
+    if (this.config.otel) this[OTEL_BRIDGE_KEY]();
+  }
+
+  /**
+   * The agent's OpenTelemetry bridge, created on first use (at start when `otel` is on, or by
+   * loopwatch/otel with the caller's copy of the API); null when the API is not installed.
+   */
+  [OTEL_BRIDGE_KEY](api?: typeof OtelApi): OtelBridge | null {
+    if (!this.#otel && !this.#stopped && (api || apiInstalled())) this.#otel = new OtelBridge(this, this.#state, this.config, api);
+    if (api) this.#otel?.useApi(api);
+    return this.#otel ?? null;
   }
 
   readonly #onMessage = (msg: WorkerMessage): void => {
     try {
       if (msg.code === 'block') {
+        if (this.#logger) {
+          try {
+            this.#logger.warn({ block: msg.event }, LOG_MESSAGE);
+          } catch {
+            // The app's logger failing is not ours to surface.
+          }
+        }
+        this.#blocks.record(msg.event);
         if (this.listenerCount('block') > 0) this.emit('block', msg.event);
       } else if (msg.code === 'warning') {
         warnOnce(`worker:${msg.key}`, msg.message, WARNING_CODES[msg.warning]);
@@ -143,6 +181,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     this.#heartbeat.stop();
     Atomics.notify(this.#state.i32, I32.FLAGS);
     this.#unsubscribe?.();
+    this.#otel?.stop();
     removeProbe();
     const g = globalThis as GlobalWithAgent;
     if (g[AGENT_KEY] === this) delete g[AGENT_KEY];

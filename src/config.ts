@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { describe, LoopwatchRangeError, LoopwatchTypeError, WARNING_CODES, warnOnce } from './errors.js';
 
 export type LogDestination = 'stderr' | 'stdout' | 'off' | (string & {});
@@ -15,6 +16,31 @@ export interface Options {
   stuckMs?: number;
   /** Stack samples kept per block (1–50), spread over the whole block (see README, profile). Default 10. */
   maxSamples?: number;
+  /** Serve /metrics (Prometheus text format) from the watchdog thread on this port. Default: off. */
+  prometheusPort?: number | null;
+  /** Bind address of that endpoint. Default '0.0.0.0'. */
+  prometheusHost?: string;
+  /** Routes and culprits that get their own label value in block metrics (the rest: `other`), 1–1000. Default 10. */
+  metricsTopN?: number;
+  /**
+   * The app's pino logger: each block (after the loop recovered) is also logged to a child
+   * of it, `{ component: 'loopwatch' }`, with the worker's line shape. `log: 'off'` makes it
+   * the only destination.
+   */
+  logger?: PinoLike;
+  /** Publish metrics and block spans through `@opentelemetry/api` when it is installed. Default true. */
+  otel?: boolean;
+  /**
+   * Publish the `nodejs.eventloop.*` OpenTelemetry metrics: 'auto' (default) leaves them to
+   * `@opentelemetry/instrumentation-runtime-node` when that is loaded, so they are not
+   * exported twice.
+   */
+  otelRuntimeMetrics?: boolean | 'auto';
+}
+
+/** The part of a pino logger loopwatch uses. */
+export interface PinoLike {
+  child(bindings: Record<string, unknown>): { warn(obj: object, msg: string): void };
 }
 
 export interface ResolvedConfig {
@@ -24,6 +50,12 @@ export interface ResolvedConfig {
   readonly captureStacks: boolean;
   readonly stuckMs: number;
   readonly maxSamples: number;
+  readonly logger: PinoLike | null;
+  readonly otel: boolean;
+  readonly otelRuntimeMetrics: boolean | 'auto';
+  readonly prometheusPort: number | null;
+  readonly prometheusHost: string;
+  readonly metricsTopN: number;
   /** Heartbeat period: derived, not an option (see heartbeatFor). */
   readonly heartbeatMs: number;
   /** Grace past a due beat before a stall is sampled: derived (see confirmFor). */
@@ -37,6 +69,12 @@ export const DEFAULTS = Object.freeze({
   captureStacks: true,
   stuckMs: 500,
   maxSamples: 10,
+  logger: null as PinoLike | null,
+  otel: true,
+  otelRuntimeMetrics: 'auto' as boolean | 'auto',
+  prometheusPort: null as number | null,
+  prometheusHost: '0.0.0.0',
+  metricsTopN: 10,
 });
 
 const KNOWN = new Set(Object.keys(DEFAULTS));
@@ -88,6 +126,43 @@ function checkLog(value: unknown): LogDestination {
   return value;
 }
 
+function checkLogger(value: unknown): PinoLike {
+  const v = value as { child?: unknown; warn?: unknown } | null;
+  if (v === null || typeof v !== 'object' || typeof v.child !== 'function' || typeof v.warn !== 'function') {
+    throw new LoopwatchTypeError(`options.logger must be a pino logger (an object with child() and warn()), got ${describe(value)}`);
+  }
+  return v as PinoLike;
+}
+
+function checkRuntimeMetrics(value: unknown): boolean | 'auto' {
+  if (value === 'auto' || typeof value === 'boolean') return value;
+  throw new LoopwatchTypeError(`options.otelRuntimeMetrics must be true, false or "auto", got ${describe(value)}`);
+}
+
+/**
+ * A host to bind: an IP address (IPv6 with or without brackets) or a host name. Whether it
+ * resolves and can be bound is known only when the endpoint listens (a warning then).
+ */
+function checkHost(value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new LoopwatchTypeError(`options.prometheusHost must be a string (an IP address or host name), got ${describe(value)}`);
+  }
+  const host = parseHost(value);
+  if (host === null) {
+    throw new LoopwatchRangeError(`options.prometheusHost must be an IP address or host name, got ${describe(value)}`);
+  }
+  return host;
+}
+
+/** The host to bind, or null if `value` cannot be one. */
+export function parseHost(value: string): string | null {
+  const v = value.trim();
+  const unbracketed = /^\[(.*)\]$/.exec(v)?.[1] ?? v;
+  if (isIP(unbracketed)) return unbracketed;
+  if (v.length > 253 || !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(v)) return null;
+  return v;
+}
+
 /** Validates user options once; throws TypeError/RangeError naming the option. */
 export function resolveOptions(options: unknown = {}): ResolvedConfig {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -110,6 +185,12 @@ export function resolveOptions(options: unknown = {}): ResolvedConfig {
     captureStacks: pick('captureStacks', (v) => checkBoolean('captureStacks', v)),
     stuckMs: pick('stuckMs', (v) => checkNumber('stuckMs', v, 1, 86_400_000, false)),
     maxSamples: pick('maxSamples', (v) => checkNumber('maxSamples', v, 1, 50, true)),
+    logger: pick('logger', checkLogger),
+    otel: pick('otel', (v) => checkBoolean('otel', v)),
+    otelRuntimeMetrics: pick('otelRuntimeMetrics', checkRuntimeMetrics),
+    prometheusPort: o.prometheusPort === null ? null : pick('prometheusPort', (v) => checkNumber('prometheusPort', v, 1, 65_535, true)),
+    prometheusHost: pick('prometheusHost', checkHost),
+    metricsTopN: pick('metricsTopN', (v) => checkNumber('metricsTopN', v, 1, 1000, true)),
     heartbeatMs: heartbeatFor(thresholdMs),
     confirmMs: confirmFor(thresholdMs),
   });
@@ -162,5 +243,32 @@ export function optionsFromEnv(env: Env = process.env): Options {
   }
   const context = envFlag(env, 'LOOPWATCH_CONTEXT');
   if (context !== undefined) out.context = context;
+  const otel = envFlag(env, 'LOOPWATCH_OTEL');
+  if (otel !== undefined) out.otel = otel;
+  const runtime = env.LOOPWATCH_OTEL_RUNTIME_METRICS?.trim().toLowerCase();
+  if (runtime === 'auto') out.otelRuntimeMetrics = 'auto';
+  else if (runtime && TRUE.has(runtime)) out.otelRuntimeMetrics = true;
+  else if (runtime && FALSE.has(runtime)) out.otelRuntimeMetrics = false;
+  else if (runtime) envWarning('LOOPWATCH_OTEL_RUNTIME_METRICS', env.LOOPWATCH_OTEL_RUNTIME_METRICS!, 'allowed: auto, on, off, true, false, 1, 0');
+  const port = envInteger(env, 'LOOPWATCH_PROMETHEUS_PORT', 1, 65_535, 'a TCP port from 1 to 65535');
+  if (port !== undefined) out.prometheusPort = port;
+  const host = env.LOOPWATCH_PROMETHEUS_HOST;
+  if (host !== undefined && host !== '') {
+    const parsed = parseHost(host);
+    if (parsed === null) envWarning('LOOPWATCH_PROMETHEUS_HOST', host, 'allowed: an IP address or host name');
+    else out.prometheusHost = parsed;
+  }
+  const topN = envInteger(env, 'LOOPWATCH_METRICS_TOP_N', 1, 1000, 'an integer from 1 to 1000');
+  if (topN !== undefined) out.metricsTopN = topN;
   return out;
+}
+
+function envInteger(env: Env, name: string, min: number, max: number, allowed: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = raw.trim();
+  const n = Number(v);
+  if (v !== '' && Number.isInteger(n) && n >= min && n <= max) return n;
+  envWarning(name, raw, `allowed: ${allowed}`);
+  return undefined;
 }

@@ -120,10 +120,61 @@ export function probe(): string {
       Error.prepareStackTrace = prevPrepare;
       Error.stackTraceLimit = prevLimit;
     }
-    const result: ProbeResult = { at, idle: performance.nodeTiming.idleTime, frames, context: readContext(), thread: threadId };
+    const context = readContext();
+    addActiveSpan(context);
+    const result: ProbeResult = { at, idle: performance.nodeTiming.idleTime, frames, context, thread: threadId };
     return JSON.stringify(result);
   } catch {
     return JSON.stringify({ at, idle: performance.nodeTiming.idleTime, frames: [], context: null });
+  }
+}
+
+/**
+ * OpenTelemetry: the span active in the blocked code, read without loading
+ * `@opentelemetry/api`. Every 1.x copy of the API keeps its registered globals on this
+ * symbol (`internal/global-utils`); the context manager sits under `context`, and spans are
+ * stored in a context under `Symbol.for('OpenTelemetry Context Key SPAN')`
+ * (`trace/context-utils`, `createContextKey` uses Symbol.for since 1.0). A later major
+ * registers under another symbol with a layout we do not know, so only 1.x is read, and
+ * every step checks its type. The manager's `active()` and the span's `spanContext()` are
+ * plain reads in the SDK (an AsyncLocalStorage getStore, a field).
+ */
+const OTEL_API_KEY = Symbol.for('opentelemetry.js.api.1');
+const OTEL_SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
+/** What a child span needs besides the ids. Only set when an OpenTelemetry span was active. */
+export interface TraceFields {
+  traceFlags?: number;
+}
+
+interface OtelGlobal {
+  version?: unknown;
+  context?: { active?: () => { getValue?: (key: symbol) => unknown } | undefined };
+}
+
+function addActiveSpan(context: ReturnType<typeof readContext> & TraceFields): void {
+  try {
+    const api = (globalThis as Record<symbol, OtelGlobal | undefined>)[OTEL_API_KEY];
+    if (!api || typeof api.version !== 'string' || !api.version.startsWith('1.')) return;
+    const ctx = typeof api.context?.active === 'function' ? api.context.active() : undefined;
+    const span = typeof ctx?.getValue === 'function' ? (ctx.getValue(OTEL_SPAN_KEY) as { spanContext?: () => unknown } | undefined) : undefined;
+    if (typeof span?.spanContext !== 'function') return;
+    const sc = span.spanContext() as { traceId?: unknown; spanId?: unknown; traceFlags?: unknown } | undefined;
+    const traceId = sc?.traceId;
+    const spanId = sc?.spanId;
+    // All-zero ids are OpenTelemetry's "invalid" span context (a non-recording placeholder).
+    if (typeof traceId !== 'string' || !TRACE_ID.test(traceId) || /^0+$/.test(traceId)) return;
+    if (typeof spanId !== 'string' || !SPAN_ID.test(spanId) || /^0+$/.test(spanId)) return;
+    // Ids the app gave run() explicitly win: they name the work the app chose.
+    if (context.traceId === null) {
+      context.traceId = traceId;
+      context.spanId = spanId;
+      context.traceFlags = typeof sc?.traceFlags === 'number' ? sc.traceFlags & 0xff : 0;
+    }
+  } catch {
+    // A foreign object under the API's key must not break the capture.
   }
 }
 

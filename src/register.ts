@@ -7,6 +7,7 @@ import { isMainThread } from 'node:worker_threads';
 import { start, startInWorkerThread } from './agent.js';
 import { enabledFromEnv, optionsFromEnv } from './config.js';
 import { WARNING_CODES, warnOnce } from './errors.js';
+import { prepareOtlp, startOtlp } from './exporters/otlp-register.js';
 
 // The app's own worker threads inherit --require/--import through execArgv or NODE_OPTIONS:
 // each gets its own heartbeat and watchdog (blocks there carry thread {id, name}).
@@ -14,8 +15,13 @@ import { WARNING_CODES, warnOnce } from './errors.js';
 // without it).
 try {
   if (enabledFromEnv()) {
-    if (isMainThread) start(optionsFromEnv());
-    else startInWorkerThread(optionsFromEnv());
+    const options = optionsFromEnv();
+    if (isMainThread) {
+      const otlp = options.otel === false ? null : prepareOtlp();
+      startOtlp(start(options), otlp);
+    } else {
+      startInWorkerThread(options);
+    }
   }
 } catch (err) {
   warnOnce('register', `loopwatch did not start: ${(err as Error)?.message ?? err}`, WARNING_CODES.START_FAILED);

@@ -4,12 +4,21 @@ import type { WorkerMessage } from '../event.js';
 import { BlockLog, openDestination } from '../exporters/log.js';
 import type { LogDestination } from '../config.js';
 import { F64, FLAG, I32, viewSharedState } from '../shared-state.js';
+import { BlockMetrics } from '../metrics/block-store.js';
+import { buildFamilies } from '../metrics/families.js';
+import { render } from '../metrics/exposition.js';
+import { LoopStatsReader } from '../metrics/loop-stats.js';
 import { Capturer } from './capture.js';
+import { type Endpoint, startEndpoint } from './endpoint.js';
 import { Watchdog, type WatchdogConfig } from './watchdog.js';
 
 export interface WorkerData {
   buffer: SharedArrayBuffer;
-  config: Omit<WatchdogConfig, 'ownRoot'> & { log: LogDestination };
+  config: Omit<WatchdogConfig, 'ownRoot'> & {
+    log: LogDestination;
+    /** The standalone /metrics endpoint, or null. */
+    prometheus: { port: number; host: string; topN: number } | null;
+  };
 }
 
 const post = (msg: WorkerMessage): void => {
@@ -40,6 +49,7 @@ function main(): void {
   const log = new BlockLog(fd);
   // A watchdog started by an agent in one of the app's worker threads captures that thread.
   const target = config.thread.id === 0 ? undefined : { threadId: config.thread.id, onName: (name: string) => { config.thread.name = name; } };
+  const blocks = config.prometheus ? new BlockMetrics(config.prometheus.topN) : null;
   const capturer = new Capturer((reason) => {
     post({ code: 'warning', key: 'inspector', warning: 'NO_INSPECTOR', message: `loopwatch cannot capture stacks (inspector unavailable: ${reason}); blocks are still detected and timed, without stacks` });
   }, undefined, target);
@@ -51,7 +61,10 @@ function main(): void {
       } catch {
         // A failing destination must not stop detection.
       }
-      if (!event.ongoing) post({ code: 'block', event });
+      if (!event.ongoing) {
+        blocks?.record(event);
+        post({ code: 'block', event });
+      }
     },
     sampled() {
       try {
@@ -62,6 +75,13 @@ function main(): void {
     },
   }, mainNow);
 
+  // The /metrics endpoint needs this thread's event loop. 'poll': after each synchronous
+  // sleep the loop turns once (setImmediate), which serves new connections within one
+  // heartbeat at almost the cost of the synchronous loop. 'loop': while a scraper is
+  // connected, sleep in timers on the event loop so its requests are answered at once.
+  // Without an endpoint (or once it failed), 'sync':
+  let idleMode: 'sync' | 'poll' | 'loop' = 'sync';
+  let immediate: NodeJS.Immediate | undefined;
   // Two modes. Idle: a synchronous loop sleeping in Atomics.wait on the FLAGS slot, which
   // costs about half of a timer wake-up of the event loop and wakes at once when the main
   // thread exits, stops or reports an untracked block (it notifies that slot). Tracking a
@@ -78,6 +98,8 @@ function main(): void {
   };
   const idleLoop = (): void => {
     timer = undefined;
+    immediate = undefined;
+    idleTimer = false;
     for (;;) {
       const wait = safeTick();
       if (wait < 0) return;
@@ -90,9 +112,19 @@ function main(): void {
         watchdog.exit();
         return;
       }
+      if (idleMode === 'loop') {
+        idleTimer = true;
+        timer = setTimeout(idleLoop, Math.max(1, Math.ceil(wait)));
+        return;
+      }
       Atomics.wait(state.i32, I32.FLAGS, flags, Math.max(1, wait));
+      if (idleMode === 'poll') {
+        immediate = setImmediate(idleLoop);
+        return;
+      }
     }
   };
+  let idleTimer = false;
   const stallLoop = (): void => {
     timer = undefined;
     const wait = safeTick();
@@ -103,7 +135,12 @@ function main(): void {
   };
   const stopLoop = (): void => {
     if (timer) clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
     timer = undefined;
+    immediate = undefined;
+    idleTimer = false;
+    endpoint?.close();
+    endpoint = undefined;
   };
 
   // While on the event loop, wake at once when the main thread exits or stops, or when its
@@ -125,10 +162,45 @@ function main(): void {
         stallLoop();
       }
       watchFlags();
+      // An untracked block reported by the main thread: look now, as the synchronous loop would.
+      if (idleTimer) {
+        stopTimer();
+        idleLoop();
+      }
     };
     if (res.async) (res.value as Promise<string>).then(again, () => undefined);
     else again();
   };
+
+  const stopTimer = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    idleTimer = false;
+  };
+
+  let endpoint: Endpoint | undefined;
+  if (config.prometheus && blocks) {
+    const reader = new LoopStatsReader(state, { heartbeatMs: config.heartbeatMs, thresholdMs: config.thresholdMs, now: mainNow });
+    const thread = config.thread.name;
+    idleMode = 'poll';
+    endpoint = startEndpoint({
+      port: config.prometheus.port,
+      host: config.prometheus.host,
+      render: (format) => render(buildFamilies({ loop: reader.read(), blocks, thread }), format),
+      onListening: () => undefined,
+      onConnections: (open) => {
+        if (idleMode === 'sync') return;
+        idleMode = open > 0 ? 'loop' : 'poll';
+        // An idle timer set in 'loop' mode may be far off; the next turn picks the new mode.
+      },
+      onError: (message) => {
+        endpoint = undefined;
+        post({ code: 'warning', key: 'prometheus', warning: 'PROMETHEUS_ENDPOINT', message });
+        // Back to the synchronous idle loop (the next tick switches; a stall keeps its timers).
+        idleMode = 'sync';
+      },
+    });
+  }
 
   watchFlags();
   idleLoop();

@@ -22,6 +22,16 @@ describe('package exports', () => {
     expect(Object.keys(esm).filter((k) => k !== 'default').sort()).toEqual(INDEX_NAMES);
   });
 
+  it('loopwatch/otel: same names from require and import', async () => {
+    const names = ['BLOCK_SPAN_ATTRIBUTES', 'BLOCK_SPAN_NAME', 'INSTRUMENTATION_SCOPE', 'useOpenTelemetry'];
+    const cjs = require('loopwatch/otel');
+    const esm = await import('loopwatch/otel');
+    expect(Object.keys(cjs).sort()).toEqual(names);
+    expect(Object.keys(esm).filter((k) => k !== 'default').sort()).toEqual(names);
+    expect(cjs.BLOCK_SPAN_NAME).toBe('event_loop.block');
+    expect(require.resolve('loopwatch/otel')).toMatch(/dist[/\\]otel\.cjs$/);
+  });
+
   it('loopwatch/register resolves both ways (side effects only, no exports)', () => {
     expect(require.resolve('loopwatch/register')).toMatch(/dist[/\\]register\.cjs$/);
     expect(import.meta.resolve?.('loopwatch/register') ?? 'dist/register.js').toMatch(/dist[/\\]register\.js$/);

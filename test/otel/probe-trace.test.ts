@@ -1,0 +1,91 @@
+/**
+ * The probe's OpenTelemetry part, in this process with the real SDK's context manager:
+ * the active span's ids and flags land in the context; anything odd under the API's global
+ * is ignored without an exception.
+ */
+import { context, trace, TraceFlags } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/context.js';
+import { probe, type ProbeResult, type TraceFields } from '../../src/probe.js';
+
+const KEY = Symbol.for('opentelemetry.js.api.1');
+type G = Record<symbol, unknown>;
+
+function probeContext(): ProbeResult['context'] & TraceFields {
+  return (JSON.parse(probe()) as ProbeResult).context as ProbeResult['context'] & TraceFields;
+}
+
+const manager = new AsyncLocalStorageContextManager();
+const tracer = new BasicTracerProvider().getTracer('test');
+
+beforeAll(() => {
+  manager.enable();
+  context.setGlobalContextManager(manager);
+});
+afterAll(() => {
+  context.disable();
+});
+
+describe('probe: active OpenTelemetry span', () => {
+  it('reads trace id, span id and flags of the span active in the running code', () => {
+    const span = tracer.startSpan('request');
+    const got = context.with(trace.setSpan(context.active(), span), () => probeContext());
+    span.end();
+    expect(got.traceId).toBe(span.spanContext().traceId);
+    expect(got.spanId).toBe(span.spanContext().spanId);
+    expect(got.traceFlags).toBe(TraceFlags.SAMPLED);
+  });
+
+  it('reads the span after an await, through the context manager', async () => {
+    const span = tracer.startSpan('request');
+    const got = await context.with(trace.setSpan(context.active(), span), async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return probeContext();
+    });
+    span.end();
+    expect(got.spanId).toBe(span.spanContext().spanId);
+  });
+
+  it('has no ids outside any span, and none for the invalid (all-zero) span context', () => {
+    expect(probeContext().traceId).toBeNull();
+    const invalid = trace.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 });
+    const got = context.with(trace.setSpan(context.active(), invalid), () => probeContext());
+    expect(got.traceId).toBeNull();
+    expect(got.traceFlags).toBeUndefined();
+  });
+
+  it('keeps ids given to run() explicitly', () => {
+    const span = tracer.startSpan('request');
+    const got = context.with(trace.setSpan(context.active(), span), () =>
+      run({ kind: 'job', name: 'sync', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) }, () => probeContext()));
+    span.end();
+    expect(got).toMatchObject({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), job: 'sync' });
+  });
+});
+
+describe('probe: a foreign or broken global under the API key', () => {
+  let saved: unknown;
+  beforeAll(() => {
+    saved = (globalThis as G)[KEY];
+  });
+  afterEach(() => {
+    (globalThis as G)[KEY] = saved;
+  });
+
+  const cases: [string, unknown][] = [
+    ['a context manager that throws', { version: '1.9.0', context: { active: () => { throw new Error('boom'); } } }],
+    ['a context without getValue', { version: '1.9.0', context: { active: () => ({}) } }],
+    ['a span whose spanContext throws', { version: '1.9.0', context: { active: () => ({ getValue: () => ({ spanContext: () => { throw new Error('x'); } }) }) } }],
+    ['ids that are not hex', { version: '1.9.0', context: { active: () => ({ getValue: () => ({ spanContext: () => ({ traceId: 'x'.repeat(32), spanId: 'y'.repeat(16), traceFlags: 1 }) }) }) } }],
+    ['another major version', { version: '2.0.0', context: { active: () => ({ getValue: () => ({ spanContext: () => ({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 }) }) }) } }],
+    ['a getter that throws', Object.defineProperty({}, 'version', { get() { throw new Error('no'); } })],
+  ];
+  it.each(cases)('%s: no ids, no exception, the stack is still captured', (_, value) => {
+    (globalThis as G)[KEY] = value;
+    const result = JSON.parse(probe()) as ProbeResult;
+    expect(result.context?.traceId ?? null).toBeNull();
+    expect(result.frames.length).toBeGreaterThan(0);
+  });
+});
