@@ -219,6 +219,15 @@ function envFlag(env: Env, name: string): boolean | undefined {
   return undefined;
 }
 
+/**
+ * Whether the register entry starts an agent in the app's own worker threads
+ * (LOOPWATCH_WORKER_THREADS, default off): each costs a heartbeat and a watchdog thread of
+ * its own, 9-12 MB per worker (README, "Worker threads").
+ */
+export function workerThreadsFromEnv(env: Env = process.env): boolean {
+  return envFlag(env, 'LOOPWATCH_WORKER_THREADS') ?? false;
+}
+
 /** Whether LOOPWATCH_ENABLED allows the register entry to start (default true). */
 export function enabledFromEnv(env: Env = process.env): boolean {
   return envFlag(env, 'LOOPWATCH_ENABLED') ?? true;

@@ -5,21 +5,22 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { start, startInWorkerThread } from './agent.js';
-import { enabledFromEnv, optionsFromEnv } from './config.js';
+import { enabledFromEnv, optionsFromEnv, workerThreadsFromEnv } from './config.js';
 import { WARNING_CODES, warnOnce } from './errors.js';
 import { prepareOtlp, startOtlp } from './exporters/otlp-register.js';
 
-// The app's own worker threads inherit --require/--import through execArgv or NODE_OPTIONS:
-// each gets its own heartbeat and watchdog (blocks there carry thread {id, name}).
-// loopwatch's watchdog workers never load this entry (execArgv [] and a NODE_OPTIONS
-// without it).
+// The app's own worker threads inherit --require/--import through execArgv or NODE_OPTIONS.
+// With LOOPWATCH_WORKER_THREADS=on each gets its own heartbeat and watchdog (blocks there
+// carry thread {id, name}); by default the entry does nothing there, since every watched
+// worker costs a thread and 9-12 MB. loopwatch's watchdog workers never start an agent
+// (execArgv [], a NODE_OPTIONS without this entry, and a marker in their environment).
 try {
   if (enabledFromEnv()) {
     const options = optionsFromEnv();
     if (isMainThread) {
       const otlp = options.otel === false ? null : prepareOtlp();
       startOtlp(start(options), otlp);
-    } else {
+    } else if (workerThreadsFromEnv()) {
       startInWorkerThread(options);
     }
   }

@@ -11,7 +11,7 @@ afterEach(cleanup);
 
 describe('worker threads', () => {
   it('a block in a worker thread names the thread and the blocking function', async () => {
-    const child = spawnFixture('../attribution/fixtures/worker-threads.cjs', { args: ['300'] });
+    const child = spawnFixture('../attribution/fixtures/worker-threads.cjs', { args: ['300'], env: { LOOPWATCH_WORKER_THREADS: 'on' } });
     await child.ready();
     const [line] = await child.waitForBlocks(1, { timeoutMs: 10_000 });
     const seen = JSON.stringify(line.block);
@@ -25,10 +25,18 @@ describe('worker threads', () => {
     expect(child.stderr).not.toContain('Waiting for the debugger');
   });
 
+  it('by default the app\'s workers are not watched: their block gives no line, and the process exits as usual', async () => {
+    const child = spawnFixture('../attribution/fixtures/worker-threads.cjs', { args: ['300'] });
+    // The worker reports whether it has an agent of its own: it must not.
+    await child.ready({ watchdog: false });
+    expect(await child.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+    expect(child.allBlocks().filter((b) => b.block.thread.id !== 0), child.describe()).toEqual([]);
+  });
+
   it('a preload in NODE_OPTIONS that loopwatch cannot recognise does not start agents in its own watchdogs', async () => {
     // './dist/register.cjs' does not name loopwatch, so it stays in the watchdogs' NODE_OPTIONS;
     // the watchdogs' environment marks them, and the register entry does nothing there.
-    const child = spawnFixture('../attribution/fixtures/worker-threads.cjs', { loader: 'none', args: ['300'], env: { NODE_OPTIONS: '--require ./dist/register.cjs' } });
+    const child = spawnFixture('../attribution/fixtures/worker-threads.cjs', { loader: 'none', args: ['300'], env: { NODE_OPTIONS: '--require ./dist/register.cjs', LOOPWATCH_WORKER_THREADS: 'on' } });
     await child.ready();
     const [line] = await child.waitForBlocks(1, { timeoutMs: 10_000 });
     expect(line.block.culprit?.function, JSON.stringify(line.block)).toBe('buildReport');
