@@ -27,6 +27,13 @@ export interface Endpoint {
 const MAX_CONNECTIONS = 32;
 const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Idle kept-alive connections are closed after this: while one is open the worker idles on
+ * its event loop (dearer than its synchronous loop), so it should not stay open between
+ * scrapes (15 s or more apart). Prometheus reconnects, and retries a GET that met a
+ * connection closed while idle.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 2_000;
 
 export function startEndpoint(opts: EndpointOptions): Endpoint {
   let failed = false;
@@ -72,6 +79,7 @@ export function startEndpoint(opts: EndpointOptions): Endpoint {
     }
   });
   server.maxConnections = MAX_CONNECTIONS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   let open = 0;
   server.on('connection', (socket) => {
     open++;
