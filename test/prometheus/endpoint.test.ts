@@ -144,6 +144,23 @@ describe('standalone /metrics endpoint', () => {
     expect(warned[0]).toMatch(/LOOPWATCH_PROMETHEUS_PORT="70000" is not valid \(allowed: a TCP port from 1 to 65535\)/);
   });
 
+  it('start({ prometheusPort }) serves it too, and stop() closes it', async () => {
+    const metricsPort = await freePort();
+    const child = spawnFixture('prom-start.cjs', { loader: 'none', args: [String(metricsPort)] });
+    await child.waitForStdout(/^\{"started":true/);
+    let res: Awaited<ReturnType<typeof scrapeEndpoint>> | undefined;
+    const deadline = performance.now() + 5000;
+    while (!res && performance.now() < deadline) {
+      res = await scrapeEndpoint(metricsPort).catch(() => undefined);
+      if (!res) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(res?.status, child.describe()).toBe(200);
+    expect(parseExposition(res!.body).get(BLOCK_ONGOING.prometheus)?.type).toBe('gauge');
+    child.proc.kill('SIGUSR2');
+    await child.waitForStdout('stopped');
+    await expect(scrapeEndpoint(metricsPort)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
   it.each<Loader>(['require', 'import'])('--%s: a script that only loads the agent with the port set exits 0 by itself, same output', async (loader) => {
     const bare = spawnFixture('hello.cjs', { loader: 'none' });
     expect(await bare.waitForExit(5000)).toEqual({ code: 0, signal: null });
