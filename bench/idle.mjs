@@ -27,7 +27,8 @@ const HELP = `usage: node bench/idle.mjs [options]
   --timer-ms MS      period of the no-op timer baseline server, default 40 (0 = none)
   --threshold MS     LOOPWATCH_THRESHOLD_MS (default: the agent's default)
   --prometheus-port P  LOOPWATCH_PROMETHEUS_PORT for the agent (standalone /metrics on
-                     127.0.0.1:P; default: no endpoint)
+                     127.0.0.1:P, nobody scraping; default: no endpoint). A second agent
+                     process without the endpoint then runs alongside, for the difference.
   --context on|off   LOOPWATCH_CONTEXT, default on
   --app-cpu N        core for the idle servers, default 0 ('' = not pinned)
   --self-cpu N       core for this script, default 1`;
@@ -48,10 +49,10 @@ const APP = join(BENCH_DIR, 'idle-app.mjs');
 
 const timerMs = Number(opts['timer-ms']);
 
-async function start(agent, timer = 0) {
+async function start(agent, timer = 0, endpoint = true) {
   const env = { LOOPWATCH_CONTEXT: opts.context, LOOPWATCH_LOG: 'stderr', BENCH_TIMER_MS: String(timer) };
   if (opts.threshold) env.LOOPWATCH_THRESHOLD_MS = opts.threshold;
-  if (agent && opts['prometheus-port']) Object.assign(env, { LOOPWATCH_PROMETHEUS_PORT: opts['prometheus-port'], LOOPWATCH_PROMETHEUS_HOST: '127.0.0.1' });
+  if (agent && endpoint && opts['prometheus-port']) Object.assign(env, { LOOPWATCH_PROMETHEUS_PORT: opts['prometheus-port'], LOOPWATCH_PROMETHEUS_HOST: '127.0.0.1' });
   const spawnedAt = Date.now();
   const child = spawnNode({ nodeBin, script: APP, agent: agent ? build.register : null, env, cpu: opts['app-cpu'] });
   const stderr = [];
@@ -59,7 +60,7 @@ async function start(agent, timer = 0) {
   child.stderr.on('data', (c) => stderr.push(c));
   const ready = await waitForJsonLine(child, (v) => v.ready === true, 10_000, 'the idle server');
   if (ready.agent !== agent) throw new Error(`idle server reports agent=${ready.agent}, expected ${agent}`);
-  return { child, pid: ready.pid, agent, stderr, spawnedAt, kind: agent ? 'agent' : timer ? 'timer' : 'none' };
+  return { child, pid: ready.pid, agent, stderr, spawnedAt, kind: agent ? (endpoint ? 'agent' : 'agentNoEndpoint') : timer ? 'timer' : 'none' };
 }
 
 function snapshot(p) {
@@ -105,6 +106,7 @@ for (let r = 0; r < rounds; r++) {
   try {
     for (const agent of order) procs.push(await start(agent));
     if (timerMs > 0) procs.push(await start(false, timerMs));
+    if (opts['prometheus-port']) procs.push(await start(true, 0, false));
     await sleep(settleMs);
     const a = procs.map(snapshot);
     const t0 = performance.now();
@@ -116,7 +118,7 @@ for (let r = 0; r < rounds; r++) {
       byAgent[p.kind] = summarize(p, a[k], b[k], wallMs);
     });
     const blockLines = procs.flatMap((p) => p.stderr.join('').split('\n').filter((l) => l.includes('"event loop blocked"')));
-    const spawnedAt = procs.find((p) => p.agent).spawnedAt;
+    const spawnedAt = procs.find((p) => p.kind === 'agent').spawnedAt;
     const blocks = blockLines.map((l) => {
       try {
         const { block } = JSON.parse(l);
@@ -130,6 +132,18 @@ for (let r = 0; r < rounds; r++) {
   } finally {
     for (const p of procs) await stopChild(p.child);
   }
+}
+
+if (opts['prometheus-port']) {
+  console.log('## the standalone endpoint: agent with it vs an agent without it, side by side (CPU % of one core)');
+  const watchdogPct = (x) => x.threads.filter((t) => t.thread !== 'main').sort((p, q) => q.wakeupsPerS - p.wakeupsPerS)[0]?.cpuPct ?? NaN;
+  printTable(
+    ['round', 'with endpoint', 'without', 'added', 'watchdog thread with / without', 'wakeups/s with / without'],
+    results.map((x) => [String(x.round), x.agent.cpuPct, x.agentNoEndpoint.cpuPct, x.agent.cpuPct - x.agentNoEndpoint.cpuPct,
+      `${watchdogPct(x.agent).toFixed(3)} / ${watchdogPct(x.agentNoEndpoint).toFixed(3)}`,
+      `${x.agent.wakeupsPerS.toFixed(1)} / ${x.agentNoEndpoint.wakeupsPerS.toFixed(1)}`]),
+  );
+  console.log(`endpoint added CPU, median over rounds: ${median(results.map((x) => x.agent.cpuPct - x.agentNoEndpoint.cpuPct)).toFixed(3)} % of one core\n`);
 }
 
 console.log('## per round (CPU in % of one core over the window; RSS in MB)');
@@ -216,6 +230,7 @@ emitJson('idle', {
     agent: { ...x.agent, threads: x.agent.threads.map((t) => ({ ...t, cpuPct: round(t.cpuPct, 4), wakeupsPerS: round(t.wakeupsPerS, 1), involuntaryPerS: round(t.involuntaryPerS, 1), usPerWakeup: round(t.usPerWakeup, 1) })) },
     none: x.none,
     timer: x.timer ?? null,
+    agentNoEndpoint: x.agentNoEndpoint ?? null,
     blocks: x.blocks,
     blockLines: x.blockLines,
   })),

@@ -4,7 +4,11 @@
  * series only; the app's prom-client registry, if any, stays on the app's own server.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { contentType, type ExpositionFormat, negotiate } from '../metrics/exposition.js';
+import type { BlockMetrics } from '../metrics/block-store.js';
+import { contentType, type ExpositionFormat, negotiate, render } from '../metrics/exposition.js';
+import { buildFamilies } from '../metrics/families.js';
+import { LoopStatsReader } from '../metrics/loop-stats.js';
+import type { SharedState } from '../shared-state.js';
 
 export interface EndpointOptions {
   port: number;
@@ -27,6 +31,13 @@ export interface Endpoint {
 const MAX_CONNECTIONS = 32;
 const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Idle kept-alive connections are closed after this: while one is open the worker idles on
+ * its event loop (dearer than its synchronous loop), so it should not stay open between
+ * scrapes (15 s or more apart). Prometheus reconnects, and retries a GET that met a
+ * connection closed while idle.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 2_000;
 
 export function startEndpoint(opts: EndpointOptions): Endpoint {
   let failed = false;
@@ -72,6 +83,7 @@ export function startEndpoint(opts: EndpointOptions): Endpoint {
     }
   });
   server.maxConnections = MAX_CONNECTIONS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   let open = 0;
   server.on('connection', (socket) => {
     open++;
@@ -110,4 +122,34 @@ export function startEndpoint(opts: EndpointOptions): Endpoint {
 
 function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export interface WorkerEndpointOptions {
+  state: SharedState;
+  blocks: BlockMetrics;
+  port: number;
+  host: string;
+  heartbeatMs: number;
+  thresholdMs: number;
+  /** Label value of the watched thread. */
+  thread: string;
+  /** The main thread's performance.now(), read from this thread. */
+  now: () => number;
+  /** Whether a scraper is connected (the worker then idles on its event loop). */
+  onConnected(connected: boolean): void;
+  /** The endpoint is gone (cannot listen): one warning for the host. */
+  onError(message: string): void;
+}
+
+/** The watchdog worker's endpoint: its own reading of the shared memory and its own block store. */
+export function startWorkerEndpoint(o: WorkerEndpointOptions): Endpoint {
+  const reader = new LoopStatsReader(o.state, { heartbeatMs: o.heartbeatMs, thresholdMs: o.thresholdMs, now: o.now });
+  return startEndpoint({
+    port: o.port,
+    host: o.host,
+    render: (format) => render(buildFamilies({ loop: reader.read(), blocks: o.blocks, thread: o.thread }), format),
+    onListening: () => undefined,
+    onConnections: (open) => o.onConnected(open > 0),
+    onError: o.onError,
+  });
 }

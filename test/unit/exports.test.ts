@@ -7,6 +7,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(`${root}package.json`);
 
 // The public surface, pinned: a change here is a change of the package's API.
+const PROMETHEUS_NAMES = ['registerMetrics'];
 const INDEX_NAMES = ['DEFAULTS', 'ERROR_CODES', 'LoopwatchError', 'LoopwatchRangeError', 'LoopwatchTypeError', 'WARNING_CODES', 'current', 'run', 'start'];
 const KOA_NAMES = ['koa'];
 
@@ -45,5 +46,15 @@ describe('package exports', () => {
     expect(require.resolve('loopwatch/koa')).toMatch(/dist[/\\]koa\.cjs$/);
     expect(typeof cjs.koa()).toBe('function');
     expect(typeof esm.koa()).toBe('function');
+  });
+
+  it('loopwatch/prometheus: same names from require and import, types for both', async () => {
+    expect(require.resolve('loopwatch/prometheus')).toMatch(/dist[/\\]prometheus\.cjs$/);
+    const cjs = require('loopwatch/prometheus');
+    const esm = await import('loopwatch/prometheus');
+    expect(Object.keys(cjs).sort()).toEqual(PROMETHEUS_NAMES);
+    expect(Object.keys(esm).filter((k) => k !== 'default').sort()).toEqual(PROMETHEUS_NAMES);
+    expect(typeof cjs.registerMetrics).toBe('function');
+    expect(existsSync(`${root}dist/prometheus.d.ts`) && existsSync(`${root}dist/prometheus.d.cts`)).toBe(true);
   });
 });
