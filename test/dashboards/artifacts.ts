@@ -28,11 +28,19 @@ export interface Variable {
   allValue?: string;
 }
 
+interface RawVariable {
+  name: string;
+  type: string;
+  /** A string, or { query } as newer Grafana versions write it. */
+  query: string | { query: string };
+  allValue?: string;
+}
+
 export interface Dashboard {
   title: string;
   __inputs?: { name: string; type: string; pluginId: string }[];
   panels: Panel[];
-  templating: { list: (Variable & { query: string | { query: string } })[] };
+  templating: { list: RawVariable[] };
 }
 
 interface Panel {
