@@ -4,10 +4,11 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     register: 'src/register.ts',
+    prometheus: 'src/prometheus.ts',
     'watchdog/worker': 'src/watchdog/worker.ts',
   },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', register: 'src/register.ts' } },
+  dts: { entry: { index: 'src/index.ts', register: 'src/register.ts', prometheus: 'src/prometheus.ts' } },
   target: 'node20',
   platform: 'node',
   // Both builds locate the worker file next to themselves; shims give ESM a __dirname.

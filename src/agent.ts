@@ -6,6 +6,8 @@ import { subscribeHttp } from './context.js';
 import { ERROR_CODES, LoopwatchError, WARNING_CODES, warnOnce } from './errors.js';
 import type { BlockEvent, WorkerMessage } from './event.js';
 import { Heartbeat } from './heartbeat.js';
+import { BlockMetrics } from './metrics/block-store.js';
+import { METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
 import { installProbe, removeProbe } from './probe.js';
 import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
 import type { WorkerData } from './watchdog/worker.js';
@@ -53,6 +55,8 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly #state: SharedState;
   readonly #heartbeat: Heartbeat;
   #worker: Worker | undefined;
+  /** Block metrics for prom-client collectors (loopwatch/prometheus), fed by the 'block' messages. */
+  readonly #blocks: BlockMetrics;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
 
@@ -61,6 +65,12 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     this.config = config;
     this.#state = createSharedState();
     this.#heartbeat = new Heartbeat(this.#state, config.heartbeatMs, config.thresholdMs);
+    this.#blocks = new BlockMetrics(config.metricsTopN);
+  }
+
+  /** What loopwatch/prometheus reads at scrape time (a symbol: not part of the public API). */
+  [METRICS_SOURCE](): MetricsSource {
+    return { state: this.#state, blocks: this.#blocks, config: this.config };
   }
 
   start(): void {
@@ -79,6 +89,9 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
         log: this.config.log,
         cwd: process.cwd(),
         thread: { id: 0, name: 'main' },
+        prometheus: this.config.prometheusPort === null
+          ? null
+          : { port: this.config.prometheusPort, host: this.config.prometheusHost, topN: this.config.metricsTopN },
       },
     };
     const env = { ...process.env };
@@ -106,6 +119,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly #onMessage = (msg: WorkerMessage): void => {
     try {
       if (msg.code === 'block') {
+        this.#blocks.record(msg.event);
         if (this.listenerCount('block') > 0) this.emit('block', msg.event);
       } else if (msg.code === 'warning') {
         warnOnce(`worker:${msg.key}`, msg.message, WARNING_CODES[msg.warning]);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { describe, LoopwatchRangeError, LoopwatchTypeError, WARNING_CODES, warnOnce } from './errors.js';
 
 export type LogDestination = 'stderr' | 'stdout' | 'off' | (string & {});
@@ -15,6 +16,12 @@ export interface Options {
   stuckMs?: number;
   /** Stack samples taken per block at most (1–50). Default 10. */
   maxSamples?: number;
+  /** Serve /metrics (Prometheus text format) from the watchdog thread on this port. Default: off. */
+  prometheusPort?: number | null;
+  /** Bind address of that endpoint. Default '0.0.0.0'. */
+  prometheusHost?: string;
+  /** Routes and culprits that get their own label value in block metrics (the rest: `other`), 1–1000. Default 10. */
+  metricsTopN?: number;
 }
 
 export interface ResolvedConfig {
@@ -24,6 +31,9 @@ export interface ResolvedConfig {
   readonly captureStacks: boolean;
   readonly stuckMs: number;
   readonly maxSamples: number;
+  readonly prometheusPort: number | null;
+  readonly prometheusHost: string;
+  readonly metricsTopN: number;
   /** Heartbeat period: derived, not an option (see heartbeatFor). */
   readonly heartbeatMs: number;
   /** Grace past a due beat before a stall is sampled: derived (see confirmFor). */
@@ -37,6 +47,9 @@ export const DEFAULTS = Object.freeze({
   captureStacks: true,
   stuckMs: 500,
   maxSamples: 10,
+  prometheusPort: null as number | null,
+  prometheusHost: '0.0.0.0',
+  metricsTopN: 10,
 });
 
 const KNOWN = new Set(Object.keys(DEFAULTS));
@@ -88,6 +101,30 @@ function checkLog(value: unknown): LogDestination {
   return value;
 }
 
+/**
+ * A host to bind: an IP address (IPv6 with or without brackets) or a host name. Whether it
+ * resolves and can be bound is known only when the endpoint listens (a warning then).
+ */
+function checkHost(value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new LoopwatchTypeError(`options.prometheusHost must be a string (an IP address or host name), got ${describe(value)}`);
+  }
+  const host = parseHost(value);
+  if (host === null) {
+    throw new LoopwatchRangeError(`options.prometheusHost must be an IP address or host name, got ${describe(value)}`);
+  }
+  return host;
+}
+
+/** The host to bind, or null if `value` cannot be one. */
+export function parseHost(value: string): string | null {
+  const v = value.trim();
+  const unbracketed = /^\[(.*)\]$/.exec(v)?.[1] ?? v;
+  if (isIP(unbracketed)) return unbracketed;
+  if (v.length > 253 || !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(v)) return null;
+  return v;
+}
+
 /** Validates user options once; throws TypeError/RangeError naming the option. */
 export function resolveOptions(options: unknown = {}): ResolvedConfig {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -110,6 +147,9 @@ export function resolveOptions(options: unknown = {}): ResolvedConfig {
     captureStacks: pick('captureStacks', (v) => checkBoolean('captureStacks', v)),
     stuckMs: pick('stuckMs', (v) => checkNumber('stuckMs', v, 1, 86_400_000, false)),
     maxSamples: pick('maxSamples', (v) => checkNumber('maxSamples', v, 1, 50, true)),
+    prometheusPort: o.prometheusPort === null ? null : pick('prometheusPort', (v) => checkNumber('prometheusPort', v, 1, 65_535, true)),
+    prometheusHost: pick('prometheusHost', checkHost),
+    metricsTopN: pick('metricsTopN', (v) => checkNumber('metricsTopN', v, 1, 1000, true)),
     heartbeatMs: heartbeatFor(thresholdMs),
     confirmMs: confirmFor(thresholdMs),
   });
@@ -162,5 +202,25 @@ export function optionsFromEnv(env: Env = process.env): Options {
   }
   const context = envFlag(env, 'LOOPWATCH_CONTEXT');
   if (context !== undefined) out.context = context;
+  const port = envInteger(env, 'LOOPWATCH_PROMETHEUS_PORT', 1, 65_535, 'a TCP port from 1 to 65535');
+  if (port !== undefined) out.prometheusPort = port;
+  const host = env.LOOPWATCH_PROMETHEUS_HOST;
+  if (host !== undefined && host !== '') {
+    const parsed = parseHost(host);
+    if (parsed === null) envWarning('LOOPWATCH_PROMETHEUS_HOST', host, 'allowed: an IP address or host name');
+    else out.prometheusHost = parsed;
+  }
+  const topN = envInteger(env, 'LOOPWATCH_METRICS_TOP_N', 1, 1000, 'an integer from 1 to 1000');
+  if (topN !== undefined) out.metricsTopN = topN;
   return out;
+}
+
+function envInteger(env: Env, name: string, min: number, max: number, allowed: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = raw.trim();
+  const n = Number(v);
+  if (v !== '' && Number.isInteger(n) && n >= min && n <= max) return n;
+  envWarning(name, raw, `allowed: ${allowed}`);
+  return undefined;
 }

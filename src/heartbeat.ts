@@ -1,4 +1,4 @@
-import { DELAY_BUCKETS_S, F64, FLAG, I32, type SharedState } from './shared-state.js';
+import { DELAY_BUCKETS_S, F64, FLAG, fineBucket, I32, type SharedState } from './shared-state.js';
 
 /**
  * The main thread's only recurring work: one unref'd interval that stamps the time and
@@ -53,7 +53,9 @@ export class Heartbeat {
   }
 
   readonly #loopStarted = (): void => {
-    if (this.#timer) this.#write(performance.now(), 0, false, true);
+    if (!this.#timer) return;
+    this.#state.f64[F64.LOOP_START] = this.#nodeTiming.loopStart;
+    this.#write(performance.now(), 0, false, true);
   };
 
   readonly #beat = (): void => {
@@ -89,6 +91,7 @@ export class Heartbeat {
       let b = 0;
       while (b < DELAY_BUCKETS_S.length && delayS > DELAY_BUCKETS_S[b]) b++;
       f64[F64.DELAY_BUCKET_0 + b] += 1;
+      f64[F64.FINE_BUCKET_0 + fineBucket(delayS)] += 1;
     }
     Atomics.add(i32, I32.BEATS, 1);
     Atomics.add(i32, I32.SEQ, 1);

@@ -63,8 +63,42 @@ export const F64 = {
   UNTRACKED_TO_BEAT: 13,
   /** First of DELAY_BUCKETS_S.length + 1 cumulative-free bucket counts (the last is +Inf). */
   DELAY_BUCKET_0: 14,
+  /** performance.nodeTiming.loopStart (ms after timeOrigin), once the loop has started; 0 before. */
+  LOOP_START: 14 + DELAY_BUCKETS_S.length + 1,
+  /** First of FINE_BUCKETS counts of the same delays on a log scale: percentiles, min and max. */
+  FINE_BUCKET_0: 14 + DELAY_BUCKETS_S.length + 2,
 } as const;
-const F64_SLOTS = F64.DELAY_BUCKET_0 + DELAY_BUCKETS_S.length + 1;
+
+/**
+ * The fine delay histogram: bucket 0 holds delays under FINE_MIN_S, bucket i >= 1 holds
+ * [FINE_MIN_S × 2^((i-1)/FINE_PER_OCTAVE), FINE_MIN_S × 2^(i/FINE_PER_OCTAVE)), the last one
+ * everything from ~105 s up. 16 buckets per doubling bound the relative error of a
+ * percentile read from it to 2^(1/16) − 1 ≈ 4.4 %. Readers take differences of these
+ * never-reset counts between two reads, so no delay is lost to a reset (see DESIGN.md).
+ */
+export const FINE_MIN_S = 1e-4;
+export const FINE_PER_OCTAVE = 16;
+export const FINE_OCTAVES = 20;
+export const FINE_BUCKETS = FINE_OCTAVES * FINE_PER_OCTAVE + 2;
+
+/** Fine bucket of a delay in seconds (see FINE_BUCKETS). */
+export function fineBucket(delayS: number): number {
+  if (!(delayS >= FINE_MIN_S)) return 0;
+  const i = 1 + Math.floor(Math.log2(delayS / FINE_MIN_S) * FINE_PER_OCTAVE);
+  return i < FINE_BUCKETS - 1 ? i : FINE_BUCKETS - 1;
+}
+
+/** Lower bound (s) of a fine bucket. */
+export function fineLower(i: number): number {
+  return i <= 0 ? 0 : FINE_MIN_S * 2 ** ((i - 1) / FINE_PER_OCTAVE);
+}
+
+/** Upper bound (s) of a fine bucket; the last one is open, reported as its lower bound × 2^(1/16). */
+export function fineUpper(i: number): number {
+  return FINE_MIN_S * 2 ** (i / FINE_PER_OCTAVE);
+}
+
+const F64_SLOTS = F64.FINE_BUCKET_0 + FINE_BUCKETS;
 
 const F64_OFFSET = I32_SLOTS * 4;
 

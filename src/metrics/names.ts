@@ -125,3 +125,12 @@ export const OTHER_LABEL = 'other';
 export const UNMATCHED_ROUTE_LABEL = 'unmatched';
 /** Label value when a block ran outside any known request or job. */
 export const NO_ROUTE_LABEL = 'none';
+/** Culprit label value when no stack could be taken (untracked blocks, captureStacks off). */
+export const UNKNOWN_CULPRIT_LABEL = 'unknown';
+
+/**
+ * Upper bounds (s) of loopwatch_block_duration_seconds. Blocks are at least the threshold
+ * (50 ms by default, often set from 10 ms to 1 s), so the buckets start below it and reach
+ * a minute, past which a block is an outage of its own.
+ */
+export const BLOCK_BUCKETS_S = Object.freeze([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);

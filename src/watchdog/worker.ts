@@ -4,12 +4,21 @@ import type { WorkerMessage } from '../event.js';
 import { BlockLog, openDestination } from '../exporters/log.js';
 import type { LogDestination } from '../config.js';
 import { F64, FLAG, I32, viewSharedState } from '../shared-state.js';
+import { BlockMetrics } from '../metrics/block-store.js';
+import { buildFamilies } from '../metrics/families.js';
+import { render } from '../metrics/exposition.js';
+import { LoopStatsReader } from '../metrics/loop-stats.js';
 import { Capturer } from './capture.js';
+import { type Endpoint, startEndpoint } from './endpoint.js';
 import { Watchdog, type WatchdogConfig } from './watchdog.js';
 
 export interface WorkerData {
   buffer: SharedArrayBuffer;
-  config: Omit<WatchdogConfig, 'ownRoot'> & { log: LogDestination };
+  config: Omit<WatchdogConfig, 'ownRoot'> & {
+    log: LogDestination;
+    /** The standalone /metrics endpoint, or null. */
+    prometheus: { port: number; host: string; topN: number } | null;
+  };
 }
 
 const post = (msg: WorkerMessage): void => {
@@ -38,6 +47,7 @@ function main(): void {
   };
 
   const log = new BlockLog(fd);
+  const blocks = config.prometheus ? new BlockMetrics(config.prometheus.topN) : null;
   const capturer = new Capturer((reason) => {
     post({ code: 'warning', key: 'inspector', warning: 'NO_INSPECTOR', message: `loopwatch cannot capture stacks (inspector unavailable: ${reason}); blocks are still detected and timed, without stacks` });
   });
@@ -49,10 +59,17 @@ function main(): void {
       } catch {
         // A failing destination must not stop detection.
       }
-      if (!event.ongoing) post({ code: 'block', event });
+      if (!event.ongoing) {
+        blocks?.record(event);
+        post({ code: 'block', event });
+      }
     },
   }, mainNow);
 
+  // With the /metrics endpoint the idle loop runs on the event loop instead (timers plus
+  // Atomics.waitAsync), since the server needs it; a failed endpoint returns to the
+  // synchronous loop. Without it:
+  let asyncIdle = false;
   // Two modes. Idle: a synchronous loop sleeping in Atomics.wait on the FLAGS slot, which
   // costs about half of a timer wake-up of the event loop and wakes at once when the main
   // thread exits, stops or reports an untracked block (it notifies that slot). Tracking a
@@ -69,6 +86,7 @@ function main(): void {
   };
   const idleLoop = (): void => {
     timer = undefined;
+    idleTimer = false;
     for (;;) {
       const wait = safeTick();
       if (wait < 0) return;
@@ -81,9 +99,15 @@ function main(): void {
         watchdog.exit();
         return;
       }
+      if (asyncIdle) {
+        idleTimer = true;
+        timer = setTimeout(idleLoop, Math.max(1, Math.ceil(wait)));
+        return;
+      }
       Atomics.wait(state.i32, I32.FLAGS, flags, Math.max(1, wait));
     }
   };
+  let idleTimer = false;
   const stallLoop = (): void => {
     timer = undefined;
     const wait = safeTick();
@@ -95,6 +119,9 @@ function main(): void {
   const stopLoop = (): void => {
     if (timer) clearTimeout(timer);
     timer = undefined;
+    idleTimer = false;
+    endpoint?.close();
+    endpoint = undefined;
   };
 
   // While on the event loop, wake at once when the main thread exits or stops.
@@ -111,10 +138,44 @@ function main(): void {
         return;
       }
       watchFlags();
+      // An untracked block reported by the main thread: look now, as the synchronous loop would.
+      if (idleTimer) {
+        stopTimer();
+        idleLoop();
+      }
     };
     if (res.async) (res.value as Promise<string>).then(again, () => undefined);
     else again();
   };
+
+  const stopTimer = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    idleTimer = false;
+  };
+
+  let endpoint: Endpoint | undefined;
+  if (config.prometheus && blocks) {
+    const reader = new LoopStatsReader(state, { heartbeatMs: config.heartbeatMs, thresholdMs: config.thresholdMs, now: mainNow });
+    const thread = config.thread.name;
+    asyncIdle = true;
+    endpoint = startEndpoint({
+      port: config.prometheus.port,
+      host: config.prometheus.host,
+      render: (format) => render(buildFamilies({ loop: reader.read(), blocks, thread }), format),
+      onListening: () => undefined,
+      onError: (message) => {
+        endpoint = undefined;
+        post({ code: 'warning', key: 'prometheus', warning: 'PROMETHEUS_ENDPOINT', message });
+        // Back to the cheaper synchronous idle loop, unless a stall is being tracked.
+        asyncIdle = false;
+        if (idleTimer) {
+          stopTimer();
+          idleLoop();
+        }
+      },
+    });
+  }
 
   watchFlags();
   idleLoop();

@@ -1,0 +1,87 @@
+/**
+ * Cumulative block metrics, fed one finished block at a time (on the main thread from the
+ * watchdog's 'block' messages, in the worker from the watchdog itself) and read at scrape
+ * time. Route and culprit labels are bounded by TopNLabels; a value that loses its label
+ * takes its series with it (they stop being exported, Prometheus marks them stale) while
+ * its later blocks count under `other`, so every exported series only grows.
+ */
+import type { BlockEvent } from '../event.js';
+import { culpritLabel, routeLabel, threadLabel, TopNLabels } from './labels.js';
+import { BLOCK_BUCKETS_S } from './names.js';
+
+export interface DurationSeries {
+  readonly route: string;
+  readonly culprit: string;
+  readonly thread: string;
+  /** Per-bucket (not cumulative) counts for BLOCK_BUCKETS_S, then +Inf. */
+  readonly buckets: number[];
+  sum: number;
+  count: number;
+}
+
+export interface BlockedSeries {
+  readonly route: string;
+  readonly thread: string;
+  seconds: number;
+}
+
+export type RecordedBlock = Pick<BlockEvent, 'durationMs' | 'ongoing' | 'thread' | 'culprit'> & {
+  context: Pick<BlockEvent['context'], 'kind' | 'route' | 'job'> | null;
+};
+
+const SEP = '\u0000';
+
+export class BlockMetrics {
+  readonly #routes: TopNLabels;
+  readonly #culprits: TopNLabels;
+  readonly #durations = new Map<string, DurationSeries>();
+  readonly #blocked = new Map<string, BlockedSeries>();
+
+  constructor(topN: number) {
+    this.#routes = new TopNLabels({ limit: topN, onEvict: (route) => this.#drop((s) => s.route === route) });
+    this.#culprits = new TopNLabels({ limit: topN, onEvict: (culprit) => this.#drop((s) => 'culprit' in s && s.culprit === culprit) });
+  }
+
+  /** Counts a finished block; ongoing reports of a block are not counted (its final report is). */
+  record(event: RecordedBlock): void {
+    if (event.ongoing) return;
+    const seconds = event.durationMs / 1e3;
+    if (!(seconds >= 0)) return;
+    const route = this.#routes.observe(routeLabel(event.context), seconds);
+    const culprit = this.#culprits.observe(culpritLabel(event.culprit), seconds);
+    const thread = threadLabel(event.thread);
+
+    const dKey = route + SEP + culprit + SEP + thread;
+    let d = this.#durations.get(dKey);
+    if (!d) {
+      d = { route, culprit, thread, buckets: new Array<number>(BLOCK_BUCKETS_S.length + 1).fill(0), sum: 0, count: 0 };
+      this.#durations.set(dKey, d);
+    }
+    let b = 0;
+    while (b < BLOCK_BUCKETS_S.length && seconds > BLOCK_BUCKETS_S[b]) b++;
+    d.buckets[b] += 1;
+    d.sum += seconds;
+    d.count += 1;
+
+    const tKey = route + SEP + thread;
+    let t = this.#blocked.get(tKey);
+    if (!t) {
+      t = { route, thread, seconds: 0 };
+      this.#blocked.set(tKey, t);
+    }
+    t.seconds += seconds;
+  }
+
+  durations(): IterableIterator<DurationSeries> {
+    return this.#durations.values();
+  }
+
+  blocked(): IterableIterator<BlockedSeries> {
+    return this.#blocked.values();
+  }
+
+  #drop(match: (s: DurationSeries | BlockedSeries) => boolean): void {
+    for (const [k, s] of this.#durations) if (match(s)) this.#durations.delete(k);
+    for (const [k, s] of this.#blocked) if (match(s)) this.#blocked.delete(k);
+  }
+}
