@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ALL_METRICS, type MetricName } from '../../src/metrics/names.js';
+import { ALL_METRICS, BLOCK_BUCKETS_S, type MetricName } from '../../src/metrics/names.js';
 import { loadDashboard, loadRules, panelTargets, templateQueries, variables } from './artifacts.js';
 import { references, variableQuery } from './promql.js';
 
@@ -123,6 +123,15 @@ describe('dashboards/grafana/loopwatch.json', () => {
 describe('dashboards/prometheus/loopwatch.rules.yml', () => {
   it.each(RULES.map((r) => [r.record ?? r.alert, r.expr]))('%s reads only contract metrics and recording rules', (_name, expr) => {
     expect(violations(expr)).toEqual([]);
+  });
+
+  it('the long-block threshold is a bucket bound of loopwatch_block_duration_seconds', () => {
+    const rule = RULES.find((r) => r.record === 'route_culprit:loopwatch_blocks_over_1s:total')!;
+    const le = /le=~"([^"]+)"/.exec(rule.expr)![1];
+    // The regex lists one bound as the exporters write it ("1") and as Prometheus 3 does ("1.0").
+    const bounds = new Set(le.replace(/\\\\/g, '').split('|').map(Number));
+    expect([...bounds]).toEqual([1]);
+    expect(BLOCK_BUCKETS_S).toContain(1);
   });
 
   it('annotation templates query only contract metrics and recording rules', () => {
