@@ -26,6 +26,8 @@ const HELP = `usage: node bench/idle.mjs [options]
   --settle S         wait after start before measuring, default 3
   --timer-ms MS      period of the no-op timer baseline server, default 40 (0 = none)
   --threshold MS     LOOPWATCH_THRESHOLD_MS (default: the agent's default)
+  --prometheus-port P  LOOPWATCH_PROMETHEUS_PORT for the agent (standalone /metrics on
+                     127.0.0.1:P; default: no endpoint)
   --context on|off   LOOPWATCH_CONTEXT, default on
   --app-cpu N        core for the idle servers, default 0 ('' = not pinned)
   --self-cpu N       core for this script, default 1`;
@@ -36,6 +38,7 @@ const { opts, build, nodeBin } = benchCli(HELP, {
   settle: { type: 'string', default: '3' },
   'timer-ms': { type: 'string', default: '40' },
   threshold: { type: 'string' },
+  'prometheus-port': { type: 'string' },
   'self-cpu': { type: 'string', default: '1' },
 });
 const rounds = Number(opts.rounds);
@@ -48,6 +51,7 @@ const timerMs = Number(opts['timer-ms']);
 async function start(agent, timer = 0) {
   const env = { LOOPWATCH_CONTEXT: opts.context, LOOPWATCH_LOG: 'stderr', BENCH_TIMER_MS: String(timer) };
   if (opts.threshold) env.LOOPWATCH_THRESHOLD_MS = opts.threshold;
+  if (agent && opts['prometheus-port']) Object.assign(env, { LOOPWATCH_PROMETHEUS_PORT: opts['prometheus-port'], LOOPWATCH_PROMETHEUS_HOST: '127.0.0.1' });
   const spawnedAt = Date.now();
   const child = spawnNode({ nodeBin, script: APP, agent: agent ? build.register : null, env, cpu: opts['app-cpu'] });
   const stderr = [];
@@ -89,7 +93,7 @@ function summarize(p, a, b, wallMs) {
 
 const machine = machineFacts(nodeBin, build);
 pinSelf(opts['self-cpu']);
-const params = { rounds, durationS: durationMs / 1000, settleS: settleMs / 1000, threshold: opts.threshold ?? 'default', context: opts.context, appCpu: opts['app-cpu'] };
+const params = { rounds, durationS: durationMs / 1000, settleS: settleMs / 1000, threshold: opts.threshold ?? 'default', context: opts.context, appCpu: opts['app-cpu'], prometheusPort: opts['prometheus-port'] ?? null };
 printMachine('loopwatch idle cost: CPU, wake-ups and RSS of an idle server, agent vs none', machine, params);
 
 const results = [];

@@ -1,4 +1,4 @@
-import { DELAY_BUCKETS_S, F64, FLAG, fineBucket, I32, type SharedState } from './shared-state.js';
+import { F64, FLAG, I32, recordDelay, type SharedState } from './shared-state.js';
 
 /**
  * The main thread's only recurring work: one unref'd interval that stamps the time and
@@ -82,17 +82,7 @@ export class Heartbeat {
     Atomics.add(i32, I32.SEQ, 1);
     f64[F64.BEAT_AT] = now;
     f64[F64.IDLE_AT] = idle;
-    if (record) {
-      f64[F64.DELAY_SUM] += delayS;
-      f64[F64.DELAY_SUM_SQ] += delayS * delayS;
-      f64[F64.DELAY_COUNT] += 1;
-      if (delayS > f64[F64.DELAY_MAX]) f64[F64.DELAY_MAX] = delayS;
-      if (delayS < f64[F64.DELAY_MIN]) f64[F64.DELAY_MIN] = delayS;
-      let b = 0;
-      while (b < DELAY_BUCKETS_S.length && delayS > DELAY_BUCKETS_S[b]) b++;
-      f64[F64.DELAY_BUCKET_0 + b] += 1;
-      f64[F64.FINE_BUCKET_0 + fineBucket(delayS)] += 1;
-    }
+    if (record) recordDelay(f64, delayS);
     Atomics.add(i32, I32.BEATS, 1);
     Atomics.add(i32, I32.SEQ, 1);
   }

@@ -7,7 +7,7 @@
  * nodejs_eventloop_lag_*); they are the OpenTelemetry runtime names in their Prometheus
  * form, so dashboards built on those keep working.
  */
-import { register as defaultRegistry, type Registry } from 'prom-client';
+import { register as defaultRegistry, type Registry, type RegistryContentType } from 'prom-client';
 import { describe, LoopwatchRangeError, LoopwatchTypeError } from '../errors.js';
 import { buildFamilies, type MetricFamily } from '../metrics/families.js';
 import { LoopStatsReader } from '../metrics/loop-stats.js';
@@ -16,7 +16,7 @@ import { ALL_METRICS, type MetricName } from '../metrics/names.js';
 
 export interface PrometheusOptions {
   /** The registry to add the collectors to. Default: prom-client's default registry. */
-  registry?: Registry;
+  registry?: Registry<RegistryContentType>;
   /** Prepended to every metric name (`myapp_` gives `myapp_loopwatch_block_duration_seconds`). Default ''. */
   prefix?: string;
 }
@@ -116,7 +116,7 @@ class Collector {
   reset(): void {}
 }
 
-const registered = new WeakMap<Registry, Map<string, PrometheusCollectors>>();
+const registered = new WeakMap<Registry<RegistryContentType>, Map<string, PrometheusCollectors>>();
 
 /**
  * Registers loopwatch's collectors in `options.registry` (default: prom-client's default
@@ -127,7 +127,7 @@ export function registerMetrics(options: PrometheusOptions = {}): PrometheusColl
   if (options === null || typeof options !== 'object') {
     throw new LoopwatchTypeError(`options must be an object, got ${describe(options)}`);
   }
-  const registry = options.registry ?? defaultRegistry;
+  const registry: Registry<RegistryContentType> = options.registry ?? defaultRegistry;
   if (!registry || typeof registry.registerMetric !== 'function') {
     throw new LoopwatchTypeError(`options.registry must be a prom-client Registry, got ${describe(registry)}`);
   }
@@ -146,7 +146,7 @@ export function registerMetrics(options: PrometheusOptions = {}): PrometheusColl
   if (taken.length > 0) {
     throw new LoopwatchRangeError(`the registry already has metrics named ${taken.join(', ')}; pass options.prefix to register loopwatch's under other names`);
   }
-  for (const c of collectors) registry.registerMetric(c as unknown as Parameters<Registry['registerMetric']>[0]);
+  for (const c of collectors) registry.registerMetric(c as unknown as Parameters<Registry<RegistryContentType>['registerMetric']>[0]);
 
   const handle: PrometheusCollectors = {
     names: Object.freeze(collectors.map((c) => c.key)),

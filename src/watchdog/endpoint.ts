@@ -13,6 +13,8 @@ export interface EndpointOptions {
   render(format: ExpositionFormat): string;
   /** Once bound. */
   onListening(address: { port: number; host: string }): void;
+  /** The number of open connections changed (a scraper connected, or its connection closed). */
+  onConnections(open: number): void;
   /** Binding failed (port in use, bad host) or the server broke: the endpoint is gone. */
   onError(message: string): void;
 }
@@ -70,6 +72,15 @@ export function startEndpoint(opts: EndpointOptions): Endpoint {
     }
   });
   server.maxConnections = MAX_CONNECTIONS;
+  let open = 0;
+  server.on('connection', (socket) => {
+    open++;
+    opts.onConnections(open);
+    socket.once('close', () => {
+      open--;
+      opts.onConnections(open);
+    });
+  });
   server.on('clientError', (_err, socket) => socket.destroy());
   server.on('error', (err: NodeJS.ErrnoException) => {
     const why = err.code === 'EADDRINUSE' ? 'the port is in use'

@@ -66,10 +66,13 @@ function main(): void {
     },
   }, mainNow);
 
-  // With the /metrics endpoint the idle loop runs on the event loop instead (timers plus
-  // Atomics.waitAsync), since the server needs it; a failed endpoint returns to the
-  // synchronous loop. Without it:
-  let asyncIdle = false;
+  // The /metrics endpoint needs this thread's event loop. 'poll': after each synchronous
+  // sleep the loop turns once (setImmediate), which serves new connections within one
+  // heartbeat at almost the cost of the synchronous loop. 'loop': while a scraper is
+  // connected, sleep in timers on the event loop so its requests are answered at once.
+  // Without an endpoint (or once it failed), 'sync':
+  let idleMode: 'sync' | 'poll' | 'loop' = 'sync';
+  let immediate: NodeJS.Immediate | undefined;
   // Two modes. Idle: a synchronous loop sleeping in Atomics.wait on the FLAGS slot, which
   // costs about half of a timer wake-up of the event loop and wakes at once when the main
   // thread exits, stops or reports an untracked block (it notifies that slot). Tracking a
@@ -86,6 +89,7 @@ function main(): void {
   };
   const idleLoop = (): void => {
     timer = undefined;
+    immediate = undefined;
     idleTimer = false;
     for (;;) {
       const wait = safeTick();
@@ -99,12 +103,16 @@ function main(): void {
         watchdog.exit();
         return;
       }
-      if (asyncIdle) {
+      if (idleMode === 'loop') {
         idleTimer = true;
         timer = setTimeout(idleLoop, Math.max(1, Math.ceil(wait)));
         return;
       }
       Atomics.wait(state.i32, I32.FLAGS, flags, Math.max(1, wait));
+      if (idleMode === 'poll') {
+        immediate = setImmediate(idleLoop);
+        return;
+      }
     }
   };
   let idleTimer = false;
@@ -118,7 +126,9 @@ function main(): void {
   };
   const stopLoop = (): void => {
     if (timer) clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
     timer = undefined;
+    immediate = undefined;
     idleTimer = false;
     endpoint?.close();
     endpoint = undefined;
@@ -158,21 +168,22 @@ function main(): void {
   if (config.prometheus && blocks) {
     const reader = new LoopStatsReader(state, { heartbeatMs: config.heartbeatMs, thresholdMs: config.thresholdMs, now: mainNow });
     const thread = config.thread.name;
-    asyncIdle = true;
+    idleMode = 'poll';
     endpoint = startEndpoint({
       port: config.prometheus.port,
       host: config.prometheus.host,
       render: (format) => render(buildFamilies({ loop: reader.read(), blocks, thread }), format),
       onListening: () => undefined,
+      onConnections: (open) => {
+        if (idleMode === 'sync') return;
+        idleMode = open > 0 ? 'loop' : 'poll';
+        // An idle timer set in 'loop' mode may be far off; the next turn picks the new mode.
+      },
       onError: (message) => {
         endpoint = undefined;
         post({ code: 'warning', key: 'prometheus', warning: 'PROMETHEUS_ENDPOINT', message });
-        // Back to the cheaper synchronous idle loop, unless a stall is being tracked.
-        asyncIdle = false;
-        if (idleTimer) {
-          stopTimer();
-          idleLoop();
-        }
+        // Back to the synchronous idle loop (the next tick switches; a stall keeps its timers).
+        idleMode = 'sync';
       },
     });
   }
