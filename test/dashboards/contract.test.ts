@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ALL_METRICS, BLOCK_BUCKETS_S, type MetricName } from '../../src/metrics/names.js';
-import { loadDashboard, loadRules, panelTargets, templateQueries, variables } from './artifacts.js';
+import { loadDashboard, loadRules, panels, panelTargets, templateQueries, variables } from './artifacts.js';
 import { references, variableQuery } from './promql.js';
 
 /** Labels Prometheus adds to every scraped series. */
@@ -101,6 +101,21 @@ describe('dashboards/grafana/loopwatch.json', () => {
       }
       expect(t.expr).toMatch(/=~"\$job"/);
     }
+  });
+
+  it('has the panels of the issue, each with a description of what it shows and what to do', () => {
+    const list = panels();
+    expect(list.map((p) => `${p.type}: ${p.title}`)).toEqual([
+      'timeseries: Loop delay p50 / p90 / p99 per instance',
+      'timeseries: Fleet p99 loop delay (histogram)',
+      'timeseries: Event-loop utilization',
+      'timeseries: Fraction of time blocked',
+      'timeseries: Blocks per minute by route',
+      'stat: Ongoing block',
+      'heatmap: Block duration heatmap',
+      'table: Top culprits',
+    ]);
+    for (const p of list) expect(p.description?.length ?? 0, p.title).toBeGreaterThan(200);
   });
 
   it('is importable: a Prometheus input, used as the default of $datasource, which every panel uses', () => {
