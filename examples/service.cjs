@@ -21,6 +21,8 @@ const { run } = require('../dist/index.cjs');
 const BLOCK_MS = 150;
 const JOB_BLOCK_MS = 80;
 const JOB_EVERY_MS = 2000;
+/** Longest wait GET /block accepts: long enough to hold the loop past a stuck-loop alert. */
+const MAX_WAIT_MS = 30_000;
 
 // ---------------------------------------------------------------------------------------
 // Data the blocking routes work on, made once at startup in small steps (each well under
@@ -105,6 +107,22 @@ function flushMetricsBuffer(deadline) {
   return buffer.length;
 }
 
+/**
+ * /block?ms=N: holds the thread in a synchronous wait for N ms, as a lock or an execSync
+ * would, without burning CPU (the dashboards' end-to-end test uses it to page on long
+ * and stuck blocks). Short waits in a loop, so the thread comes back to JavaScript often
+ * and loopwatch's stack samples are served during the block.
+ */
+const lockCell = new Int32Array(new SharedArrayBuffer(4));
+function waitForLock(deadline) {
+  let waits = 0;
+  for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now()) {
+    Atomics.wait(lockCell, 0, 0, Math.min(left, 10));
+    waits++;
+  }
+  return waits;
+}
+
 /** The nightly-rollup job, run every JOB_EVERY_MS with run({ kind: 'job' }). */
 function rollupDailyTotals(deadline) {
   const totals = new Map();
@@ -153,6 +171,14 @@ const routes = {
     setTimeout(() => flushMetricsBuffer(Date.now() + BLOCK_MS), 10);
     send(res, 202, { scheduled: true });
   },
+  '/block': (_req, res, url) => {
+    const ms = Number(url.searchParams.get('ms') ?? BLOCK_MS);
+    if (!Number.isInteger(ms) || ms < 0 || ms > MAX_WAIT_MS) {
+      send(res, 400, { error: `ms must be an integer from 0 to ${MAX_WAIT_MS}, got ${url.searchParams.get('ms')}` });
+      return;
+    }
+    send(res, 200, { waits: waitForLock(Date.now() + ms) });
+  },
 };
 
 const server = http.createServer((req, res) => {
@@ -163,7 +189,7 @@ const server = http.createServer((req, res) => {
     return;
   }
   Promise.resolve()
-    .then(() => handler(req, res))
+    .then(() => handler(req, res, url))
     .catch((err) => {
       if (!res.headersSent) send(res, 500, { error: String(err) });
     });
