@@ -169,13 +169,13 @@ function main(): void {
         watchdog.exit();
         return;
       }
-      if (watchdog.stalled) {
-        stopLoop();
-        stallLoop();
-      }
       watchFlags();
-      // An untracked block reported by the main thread: look now, as the synchronous loop would.
-      if (idleTimer) {
+      if (watchdog.stalled) {
+        // The recovery beat: close the stall now rather than at the next poll.
+        stopTimer();
+        stallLoop();
+      } else if (idleTimer) {
+        // An untracked block reported by the main thread: look now, as the synchronous loop would.
         stopTimer();
         idleLoop();
       }
