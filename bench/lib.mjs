@@ -213,24 +213,23 @@ export function stopChild(child, signal = 'SIGTERM', timeoutMs = 3000) {
   });
 }
 
-/** GET http://127.0.0.1:port/path as JSON, with a fresh connection (no keep-alive pool). */
-export function getJson(port, path) {
+/** GET http://127.0.0.1:port/path with a fresh connection (no keep-alive pool): { status, body }. */
+export function httpGet(port, path, timeoutMs = 10_000) {
   return new Promise((resolvePromise, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));
-      res.on('end', () => {
-        try {
-          resolvePromise(JSON.parse(body));
-        } catch (err) {
-          reject(err);
-        }
-      });
+      res.on('end', () => resolvePromise({ status: res.statusCode, body }));
     });
     req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path} timed out`)));
   });
+}
+
+/** GET http://127.0.0.1:port/path as JSON. */
+export async function getJson(port, path) {
+  return JSON.parse((await httpGet(port, path, 5000)).body);
 }
 
 /** utime + stime of the whole process (all threads), in ms; 10 ms resolution. */

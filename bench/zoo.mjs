@@ -14,11 +14,10 @@
 //   route      Express/Fastify: the route template; node:http: the path (no template exists)
 //   hint       a hint is present where the block is a known library call
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BENCH_DIR, benchCli, emitJson, machineFacts, median, max, onLines, pinSelf, printMachine, printTable, round, spawnNode, stopChild,
+  BENCH_DIR, benchCli, emitJson, httpGet, machineFacts, median, max, onLines, pinSelf, printMachine, printTable, round, spawnNode, stopChild,
 } from './lib.mjs';
 
 const HELP = `usage: node bench/zoo.mjs [options]
@@ -46,17 +45,6 @@ const CULPRIT = {
 };
 const LIBRARY_CALL = new Set(['json', 'jsonloop', 'regex', 'gzip', 'pbkdf2', 'readfile', 'exec', 'sleep', 'sort', 'bcrypt']);
 const TEMPLATE = '/api/items/:id/:kind';
-
-function get(port, path) {
-  return new Promise((resolvePromise, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolvePromise(res.statusCode));
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`GET ${path} timed out`)));
-  });
-}
 
 async function runFramework(framework) {
   const dir = mkdtempSync(join(tmpdir(), 'loopwatch-zoo-'));
@@ -86,7 +74,7 @@ async function runFramework(framework) {
     for (let r = 0; r < Number(opts.reps); r++) {
       for (const kind of kinds) {
         const path = `/api/items/${r + 1}/${kind}?q=${r}`;
-        const status = await get(port, path);
+        const { status } = await httpGet(port, path);
         if (status !== 200) throw new Error(`${framework}: GET ${path} answered ${status}`);
         // Let the block end (timer and cron kinds) and the loop settle before the next one.
         const wait = kind === 'cron' ? 5 * Number(opts['block-ms']) : 150;

@@ -223,9 +223,13 @@ export function startInWorkerThread(options?: Options): Monitor | undefined {
   // NODE_OPTIONS entry whose path workerNodeOptions does not recognise), an agent there
   // would start a watchdog of its own, and so on.
   if (isMainThread || process.env[WATCHDOG_ENV] === '1') return undefined;
+  return (globalThis as GlobalWithAgent)[AGENT_KEY] ?? launch(resolveOptions(options ?? {}));
+}
+
+/** Creates the process's agent, publishes it as the running one, and starts it. */
+function launch(config: ResolvedConfig): Agent {
   const g = globalThis as GlobalWithAgent;
-  if (g[AGENT_KEY]) return g[AGENT_KEY];
-  const agent = new Agent(resolveOptions(options ?? {}));
+  const agent = new Agent(config);
   g[AGENT_KEY] = agent;
   try {
     agent.start();
@@ -252,15 +256,7 @@ export function start(options?: Options): Monitor {
     warnOnce('already-started', 'loopwatch is already running in this process; start() returns the running monitor and ignores the new options', WARNING_CODES.ALREADY_STARTED);
     return running;
   }
-  const agent = new Agent(config);
-  g[AGENT_KEY] = agent;
-  try {
-    agent.start();
-  } catch (err) {
-    void agent.stop();
-    throw err;
-  }
-  return agent;
+  return launch(config);
 }
 
 /** The running monitor, if any. */
