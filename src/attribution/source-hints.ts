@@ -68,6 +68,22 @@ function bodyRule(lines: readonly string[], from: number): HintRule | null {
 const FUNCTION_HEAD = /\bfunction\b|=>/;
 
 /**
+ * Whether the call whose `(` is at `open` is still open at `pos` (0-based): an enclosing call
+ * such as `emit` in `emit({ end: now() })` runs after `now` returns, so it cannot be the work
+ * that ran before `now` was entered. Strings are not parsed; a parenthesis inside one can
+ * only make a call look enclosing, which infers nothing rather than something wrong.
+ */
+function encloses(line: string, open: number, pos: number): boolean {
+  if (open >= pos) return false;
+  let depth = 0;
+  for (let i = open; i < line.length; i++) {
+    if (line[i] === '(') depth++;
+    else if (line[i] === ')' && --depth === 0) return i >= pos;
+  }
+  return true;
+}
+
+/**
  * The known call nearest to a position, looking only where the waited-for call can be: before
  * the position when the sample is at a fresh call (the work ran before that call), after it
  * when the frame is resuming at a loop's head (the loop's body follows). The search stays
@@ -105,9 +121,13 @@ export function readSource(sample: Sample, read: (file: string) => readonly stri
   if (atCall) {
     const callee = fresh.function.slice(fresh.function.lastIndexOf('.') + 1);
     const names = new Set<string>();
-    for (const m of lines[row].matchAll(CALL)) {
+    const text = lines[row];
+    // The caller's column is where it called the fresh function.
+    const callAt = Math.max(0, at.column - 1);
+    for (const m of text.matchAll(CALL)) {
       const name = m[2];
-      if (name !== callee && !KEYWORDS.has(name)) names.add(name);
+      const open = (m.index ?? 0) + m[0].length - 1;
+      if (name !== callee && !KEYWORDS.has(name) && !encloses(text, open, callAt)) names.add(name);
     }
     const defined = [...names].map((name) => ({ name, def: definition(lines, name) })).filter((c) => c.def !== null);
     if (defined.length === 1) {
