@@ -95,6 +95,12 @@ export const HINTS: readonly HintRule[] = [
     hint: 'a regular expression is backtracking over its input; bound the input length, rewrite the pattern without nested quantifiers, or match in a worker thread',
   },
   {
+    name: 'Atomics.wait',
+    fn: /^Atomics\.wait$/,
+    call: /\bAtomics\.wait\s*\(/,
+    hint: 'Atomics.wait puts the thread to sleep until it is notified or times out; use Atomics.waitAsync on the main thread, or wait in a worker thread',
+  },
+  {
     name: 'Array sort',
     fn: /^(Array|[A-Za-z0-9]+Array)\.(sort|toSorted)$/,
     hint: 'sorting a large array blocks the loop; sort less (paginate, keep the data sorted, let the database sort) or sort in a worker thread',

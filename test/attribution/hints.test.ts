@@ -37,6 +37,7 @@ const STACKS: [rule: string, rows: Row[], culprit: string][] = [
   ['RegExp', [['String.replace', ''], ['slugify', APP]], 'slugify'],
   ['RegExp', [['RegExp.[Symbol.replace]', ''], ['String.replaceAll', ''], ['escapeAll', APP]], 'escapeAll'],
   ['RegExp', [['String.match', ''], ['findTags', APP]], 'findTags'],
+  ['Atomics.wait', [['Atomics.wait', ''], ['waitForLock', APP]], 'waitForLock'],
   ['Array sort', [['<anonymous>', APP], ['Array.sort', ''], ['rankScores', APP]], 'rankScores'],
   ['Array sort', [['byPrice', APP], ['Array.toSorted', ''], ['cheapestFirst', APP]], 'cheapestFirst'],
   ['Array sort', [['Float64Array.sort', ''], ['medianLatency', APP]], 'medianLatency'],
