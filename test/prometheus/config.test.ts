@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, optionsFromEnv, parseHost, resolveOptions } from '../../src/config.js';
-import { ERROR_CODES, LoopwatchRangeError, LoopwatchTypeError } from '../../src/errors.js';
+import { LoopwatchRangeError, LoopwatchTypeError } from '../../src/errors.js';
+import { expectOptionRejected } from '../helpers/options.js';
 
 describe('Prometheus options', () => {
   it('defaults: no endpoint, 0.0.0.0, top 10', () => {
@@ -27,15 +28,7 @@ describe('Prometheus options', () => {
     ['metricsTopN', 'ten', LoopwatchTypeError, /options\.metricsTopN must be a number/],
   ];
   it.each(bad)('rejects options.%s = %o', (key, value, Cls, message) => {
-    let caught: unknown;
-    try {
-      resolveOptions({ [key]: value });
-    } catch (err) {
-      caught = err;
-    }
-    expect(caught).toBeInstanceOf(Cls);
-    expect((caught as Error).message).toMatch(message);
-    expect((caught as { code: string }).code).toBe(Cls === LoopwatchTypeError ? ERROR_CODES.INVALID_OPTION_TYPE : ERROR_CODES.INVALID_OPTION_VALUE);
+    expectOptionRejected(key, value, Cls, message);
   });
 
   it('reads LOOPWATCH_PROMETHEUS_PORT / _HOST and LOOPWATCH_METRICS_TOP_N; bad values are dropped, never thrown', () => {

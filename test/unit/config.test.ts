@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { confirmFor, DEFAULTS, enabledFromEnv, heartbeatFor, optionsFromEnv, resolveOptions } from '../../src/config.js';
-import { ERROR_CODES, LoopwatchRangeError, LoopwatchTypeError } from '../../src/errors.js';
+import { confirmFor, DEFAULTS, enabledFromEnv, heartbeatFor, optionsFromEnv, resolveOptions, workerThreadsFromEnv } from '../../src/config.js';
+import { LoopwatchRangeError, LoopwatchTypeError } from '../../src/errors.js';
+import { expectOptionRejected } from '../helpers/options.js';
 
 describe('resolveOptions', () => {
   it('applies the defaults', () => {
@@ -33,15 +34,7 @@ describe('resolveOptions', () => {
     ['thresholdMS', 50, LoopwatchRangeError, /options\.thresholdMS is not a loopwatch option; allowed: thresholdMs/],
   ];
   it.each(bad)('rejects options.%s = %o', (key, value, Cls, message) => {
-    let caught: unknown;
-    try {
-      resolveOptions({ [key]: value });
-    } catch (err) {
-      caught = err;
-    }
-    expect(caught).toBeInstanceOf(Cls);
-    expect((caught as Error).message).toMatch(message);
-    expect((caught as { code: string }).code).toBe(Cls === LoopwatchTypeError ? ERROR_CODES.INVALID_OPTION_TYPE : ERROR_CODES.INVALID_OPTION_VALUE);
+    expectOptionRejected(key, value, Cls, message);
   });
 
   it('rejects a non-object', () => {
@@ -78,5 +71,11 @@ describe('optionsFromEnv', () => {
     expect(enabledFromEnv({ LOOPWATCH_ENABLED: 'false' })).toBe(false);
     expect(enabledFromEnv({ LOOPWATCH_ENABLED: '0' })).toBe(false);
     expect(enabledFromEnv({ LOOPWATCH_ENABLED: 'true' })).toBe(true);
+  });
+
+  it('LOOPWATCH_WORKER_THREADS: off unless set on', () => {
+    expect(workerThreadsFromEnv({})).toBe(false);
+    expect(workerThreadsFromEnv({ LOOPWATCH_WORKER_THREADS: 'on' })).toBe(true);
+    expect(workerThreadsFromEnv({ LOOPWATCH_WORKER_THREADS: 'off' })).toBe(false);
   });
 });
