@@ -41,6 +41,20 @@ class Harness {
     f64[F64.IDLE_AT] = this.idle;
     Atomics.add(i32, I32.BEATS, 1);
   }
+  /**
+   * The main thread saw a block of `ms` the watchdog did not track: it writes the record
+   * (from the last beat to now) and bumps UNTRACKED; its beat comes separately.
+   */
+  untracked(ms: number): void {
+    const { f64, i32 } = this.state;
+    f64[F64.UNTRACKED_FROM_AT] = this.now;
+    f64[F64.UNTRACKED_FROM_IDLE] = this.idle;
+    this.now += ms;
+    f64[F64.UNTRACKED_TO_AT] = this.now;
+    f64[F64.UNTRACKED_TO_IDLE] = this.idle;
+    f64[F64.UNTRACKED_TO_BEAT] = Atomics.load(i32, I32.BEATS) + 1;
+    Atomics.add(i32, I32.UNTRACKED, 1);
+  }
   /** Idle loop: beats every 38 ms, all idle. */
   idleFor(ms: number): void {
     const end = this.now + ms;
@@ -116,15 +130,8 @@ describe('Watchdog', () => {
   it('reports a block the main thread saw end untracked, once, without a stack', () => {
     const h = new Harness();
     h.idleFor(100);
-    const { f64, i32 } = h.state;
-    f64[F64.UNTRACKED_FROM_AT] = h.now;
-    f64[F64.UNTRACKED_FROM_IDLE] = h.idle;
-    h.now += 70;
-    f64[F64.UNTRACKED_TO_AT] = h.now;
-    f64[F64.UNTRACKED_TO_IDLE] = h.idle;
-    f64[F64.UNTRACKED_TO_BEAT] = Atomics.load(i32, I32.BEATS) + 1;
+    h.untracked(70);
     h.beat();
-    Atomics.add(i32, I32.UNTRACKED, 1);
     h.dog.tick();
     h.dog.tick();
     expect(h.events).toHaveLength(1);
@@ -137,14 +144,7 @@ describe('Watchdog', () => {
     // the two sees the record but an old beat, and must not start tracking the same block.
     const h = new Harness();
     h.idleFor(100);
-    const { f64, i32 } = h.state;
-    f64[F64.UNTRACKED_FROM_AT] = h.now;
-    f64[F64.UNTRACKED_FROM_IDLE] = h.idle;
-    h.now += 70;
-    f64[F64.UNTRACKED_TO_AT] = h.now;
-    f64[F64.UNTRACKED_TO_IDLE] = h.idle;
-    f64[F64.UNTRACKED_TO_BEAT] = Atomics.load(i32, I32.BEATS) + 1;
-    Atomics.add(i32, I32.UNTRACKED, 1);
+    h.untracked(70);
     h.dog.tick();
     expect(h.dog.stalled).toBe(false);
     h.beat();
