@@ -176,6 +176,19 @@ export function onLines(stream, onLine) {
   });
 }
 
+/** Calls `onJson(value, arrivalEpochMs)` for each line of a stream that parses as JSON. */
+export function onJsonLines(stream, onJson) {
+  onLines(stream, (line, at) => {
+    let v;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      return;
+    }
+    onJson(v, at);
+  });
+}
+
 /** Resolves with the first stdout line that parses as JSON and passes `test`. */
 export function waitForJsonLine(child, test, timeoutMs = 10_000, what = 'child output') {
   return new Promise((resolvePromise, reject) => {
@@ -185,13 +198,7 @@ export function waitForJsonLine(child, test, timeoutMs = 10_000, what = 'child o
       reject(new Error(`child exited (code ${code}) before ${what}`));
     };
     child.once('exit', onExit);
-    onLines(child.stdout, (line) => {
-      let v;
-      try {
-        v = JSON.parse(line);
-      } catch {
-        return;
-      }
+    onJsonLines(child.stdout, (v) => {
       if (test(v)) {
         clearTimeout(t);
         child.off('exit', onExit);

@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BENCH_DIR, benchCli, emitJson, httpGet, machineFacts, median, max, onLines, pinSelf, printMachine, printTable, round, spawnNode, stopChild,
+  BENCH_DIR, benchCli, emitJson, httpGet, machineFacts, median, max, onJsonLines, pinSelf, printMachine, printTable, round, spawnNode, stopChild, waitForJsonLine,
 } from './lib.mjs';
 
 const HELP = `usage: node bench/zoo.mjs [options]
@@ -52,23 +52,10 @@ async function runFramework(framework) {
   const env = { LOOPWATCH_LOG: logFile, LOOPWATCH_CONTEXT: opts.context, BENCH_FRAMEWORK: framework, BENCH_BLOCK_MS: opts['block-ms'] };
   const child = spawnNode({ nodeBin, script: APP, agent: build.register, env, cpu: opts['app-cpu'] });
   const truth = [];
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const ready = new Promise((resolvePromise, reject) => {
-    const t = setTimeout(() => reject(new Error(`${framework}: app not ready in 60 s\n${stderr}`)), 60_000);
-    onLines(child.stdout, (line) => {
-      let v;
-      try {
-        v = JSON.parse(line);
-      } catch {
-        return;
-      }
-      if (v.ready) {
-        clearTimeout(t);
-        resolvePromise(v);
-      } else if (v.kind) truth.push({ ...v, framework });
-    });
+  onJsonLines(child.stdout, (v) => {
+    if (v.kind) truth.push({ ...v, framework });
   });
+  const ready = waitForJsonLine(child, (v) => v.ready, 60_000, `${framework}: the app's ready line`);
   try {
     const { port, kinds } = await ready;
     for (let r = 0; r < Number(opts.reps); r++) {
