@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { assertBuilt, type Child, cleanup, spawnFixture } from '../helpers/child.js';
 import { request, startRequest } from '../helpers/http.js';
 import { loadDashboard, panelTargets, RULES_FILE, variables } from './artifacts.js';
-import { alive, type Alert, freePort, pollUntil, Prometheus, type Sample } from './prometheus.js';
+import { freePort, pollUntil } from '../helpers/poll.js';
+import { alive, type Alert, Prometheus, type Sample } from './prometheus.js';
 import { variableQuery } from './promql.js';
 import { tool } from './tools.js';
 

@@ -8,6 +8,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, type BlockLine, type Child, cleanup, spawnFixture } from '../helpers/child.js';
 import { request } from '../helpers/http.js';
+import { pollUntil } from '../helpers/poll.js';
 import { ALL_METRICS, DELAY_STATS, EVENTLOOP_DELAY } from '../../src/metrics/names.js';
 
 beforeAll(assertBuilt);
@@ -51,13 +52,11 @@ async function blockAndFindSpan(child: Child, port: number, path: string): Promi
   const mine = (b: BlockLine): boolean => b.block.context.path === path || (b.block.context.route === '/report/:id' && path.startsWith('/report/'));
   const line = await child.waitFor(() => child.blocks().slice(before).find(mine), { timeoutMs: 10_000, what: `a block line for ${path}` });
   let spans: SpanJson[] = [];
-  const deadline = performance.now() + 10_000;
-  for (;;) {
+  const block = await pollUntil(async () => {
     spans = await getJson<SpanJson[]>(port, '/spans');
-    const block = spans.find((s) => s.name === 'event_loop.block' && s.attributes['loopwatch.block.id'] === line.block.id);
-    if (block) return { line, block, spans };
-    if (performance.now() > deadline) throw new Error(`no event_loop.block span for block ${line.block.id}; spans: ${JSON.stringify(spans.map((s) => s.name))}\n${child.describe()}`);
-  }
+    return spans.find((s) => s.name === 'event_loop.block' && s.attributes['loopwatch.block.id'] === line.block.id);
+  }, { timeoutMs: 10_000, what: `an event_loop.block span for block ${line.block.id}`, intervalMs: 50 }, () => `spans: ${JSON.stringify(spans.map((s) => s.name))}\n${child.describe()}`);
+  return { line, block, spans };
 }
 
 function expectChildOfServerSpan(line: BlockLine, block: SpanJson, spans: SpanJson[], path: string): SpanJson {
@@ -162,11 +161,10 @@ describe('overlap with @opentelemetry/instrumentation-runtime-node', () => {
     await blockAndFindSpan(child, port, '/block/120');
     // runtime-node reports its delay gauges once its own histogram has 5 samples.
     let metrics: MetricJson[] = [];
-    const deadline = performance.now() + 10_000;
-    while (!metrics.some((m) => m.name === EVENTLOOP_DELAY.p99.otel) && performance.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
+    await pollUntil(async () => {
       metrics = (await getJson<{ metrics: MetricJson[] }>(port, '/metrics')).metrics;
-    }
+      return metrics.some((m) => m.name === EVENTLOOP_DELAY.p99.otel);
+    }, { timeoutMs: 10_000, what: 'runtime-node\'s delay gauges', intervalMs: 200 }).catch(() => undefined);
     const ours = metrics.filter((m) => m.scope === 'loopwatch' && m.points.length > 0).map((m) => m.name);
     const runtime = metrics.filter((m) => m.scope === '@opentelemetry/instrumentation-runtime-node').map((m) => m.name);
     expect(runtime, 'runtime-node publishes the delay gauges itself').toContain(EVENTLOOP_DELAY.p99.otel);

@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_METRICS, BLOCK_DURATION, BLOCKED_TIME, OTHER_LABEL, UNMATCHED_ROUTE_LABEL } from '../../src/metrics/names.js';
 import { assertBuilt, cleanup, spawnFixture } from '../helpers/child.js';
 import { request } from '../helpers/http.js';
+import { pollUntil } from '../helpers/poll.js';
 import { type Family, parseExposition, samples, total } from './parse.js';
 
 beforeAll(assertBuilt);
@@ -123,14 +124,11 @@ describe('loopwatch collectors in a prom-client registry', () => {
 
 async function pollRaw(port: number, ok: (body: string) => boolean, what: string): Promise<string> {
   let last = '';
-  const deadline = performance.now() + 5000;
-  for (;;) {
+  return pollUntil(async () => {
     const res = await request(port, '/metrics');
     last = res.body;
-    if (res.status === 200 && ok(last)) return last;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; last scrape:\n${last}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return res.status === 200 && ok(last) ? last : undefined;
+  }, { timeoutMs: 5000, what, intervalMs: 20 }, () => `last scrape:\n${last}`);
 }
 
 async function pollScrape(port: number, ok: (f: Map<string, Family>) => boolean, what: string): Promise<Map<string, Family>> {

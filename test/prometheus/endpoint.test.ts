@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_METRICS, BLOCK_ONGOING, BLOCKED_TIME, UNMATCHED_ROUTE_LABEL } from '../../src/metrics/names.js';
 import { assertBuilt, cleanup, type Loader, spawnFixture, warnings } from '../helpers/child.js';
 import { request, startRequest } from '../helpers/http.js';
+import { freePort, pollUntil } from '../helpers/poll.js';
 import { type Family, parseExposition, total } from './parse.js';
 import { scrape } from './scrape.js';
 
@@ -16,15 +17,6 @@ afterEach(async () => {
   await cleanup();
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
-
-/** A port nothing listens on right now (bound and released; the fixture binds it next). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function holdPort(): Promise<number> {
   const s = createServer();
@@ -148,12 +140,7 @@ describe('standalone /metrics endpoint', () => {
     const metricsPort = await freePort();
     const child = spawnFixture('prom-start.cjs', { loader: 'none', args: [String(metricsPort)] });
     await child.waitForStdout(/^\{"started":true/);
-    let res: Awaited<ReturnType<typeof scrapeEndpoint>> | undefined;
-    const deadline = performance.now() + 5000;
-    while (!res && performance.now() < deadline) {
-      res = await scrapeEndpoint(metricsPort).catch(() => undefined);
-      if (!res) await new Promise((r) => setTimeout(r, 50));
-    }
+    const res = await pollUntil(() => scrapeEndpoint(metricsPort), { timeoutMs: 5000, what: 'the endpoint started by start()', intervalMs: 50 }, () => child.describe()).catch(() => undefined);
     expect(res?.status, child.describe()).toBe(200);
     expect(parseExposition(res!.body).get(BLOCK_ONGOING.prometheus)?.type).toBe('gauge');
     child.proc.kill('SIGUSR2');
