@@ -86,7 +86,8 @@ export interface CulpritChoice {
   votes: number;
 }
 
-const keyOf = (f: Frame): string => `${f.function}\u0000${f.file}`;
+/** Frames of the same function in the same file count as one, in the vote and the profile. */
+export const keyOf = (f: Frame): string => `${f.function}\u0000${f.file}`;
 
 /**
  * How much a sample's culprit counts in the vote. A late sample served at a fresh call's

@@ -56,13 +56,8 @@ export function normalizeFrames(raw: readonly RawFrame[], opts: FrameOptions): F
       const mapped = opts.sourceMaps.map(path, line, column);
       if (mapped) {
         // The source decides: a bundle's frames that come from node_modules are not the app's.
-        const source = toPath(mapped.file);
-        if (isAbsolute(source)) {
-          path = source;
-          origin = originOf(source, opts.ownRoot);
-        } else {
-          path = source;
-        }
+        path = toPath(mapped.file);
+        if (isAbsolute(path)) origin = originOf(path, opts.ownRoot);
         pos = { line: mapped.line, column: mapped.column };
       }
     }

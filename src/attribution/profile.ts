@@ -1,4 +1,4 @@
-import { culpritFrame, type Sample } from './culprit.js';
+import { culpritFrame, keyOf, type Sample } from './culprit.js';
 
 /** Where a share of a block's time went: the app function running then, and its share of the block. */
 export interface ProfileEntry {
@@ -33,7 +33,7 @@ export function computeProfile(samples: readonly (Sample & { at: number })[], st
     const ms = Math.max(0, Math.min(to, end) - Math.max(from, start));
     const f = culpritFrame(s);
     if (!f || ms === 0) continue;
-    const key = `${f.function}\u0000${f.file}`;
+    const key = keyOf(f);
     let slot = byKey.get(key);
     if (!slot) {
       slot = { entry: { function: f.function, file: f.file, line: f.line, share: 0 }, ms: 0 };

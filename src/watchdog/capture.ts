@@ -43,11 +43,6 @@ export class Capturer {
   #session: Session | null = null;
   #broken: string | null = null;
   #inFlight = false;
-
-  /**
-   * @param onUnavailable called once when stacks cannot be captured
-   * @param connect opens a session to the main thread (replaceable in tests)
-   */
   #worker: WorkerSessions | null = null;
 
   /**

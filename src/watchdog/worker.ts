@@ -146,11 +146,9 @@ function main(): void {
     else timer = setTimeout(idleLoop, 0);
   };
   const stopLoop = (): void => {
-    if (timer) clearTimeout(timer);
+    stopTimer();
     if (immediate) clearImmediate(immediate);
-    timer = undefined;
     immediate = undefined;
-    idleTimer = false;
     endpoint?.close();
     endpoint = undefined;
   };
