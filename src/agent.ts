@@ -8,7 +8,7 @@ import { ERROR_CODES, LoopwatchError, WARNING_CODES, warnOnce } from './errors.j
 import type { BlockEvent, WorkerMessage } from './event.js';
 import { Heartbeat } from './heartbeat.js';
 import { BlockMetrics } from './metrics/block-store.js';
-import { METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
+import { AGENT_KEY, METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
 import { installProbe, removeProbe } from './probe.js';
 import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
 import type { WorkerData } from './watchdog/worker.js';
@@ -33,7 +33,6 @@ export interface Monitor {
   stop(): Promise<void>;
 }
 
-const AGENT_KEY = Symbol.for('loopwatch.agent.v1');
 type GlobalWithAgent = typeof globalThis & { [AGENT_KEY]?: Agent };
 
 /** Strips our own preload from NODE_OPTIONS so the worker does not start another agent. */

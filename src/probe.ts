@@ -1,5 +1,6 @@
 import { threadId } from 'node:worker_threads';
 import { readContext } from './context.js';
+import { otelGlobal, SPAN_ID, TRACE_ID } from './otel-global.js';
 
 /**
  * The function the watchdog runs *inside the blocked thread*, through an inspector
@@ -139,10 +140,7 @@ export function probe(): string {
  * every step checks its type. The manager's `active()` and the span's `spanContext()` are
  * plain reads in the SDK (an AsyncLocalStorage getStore, a field).
  */
-const OTEL_API_KEY = Symbol.for('opentelemetry.js.api.1');
 const OTEL_SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
-const TRACE_ID = /^[0-9a-f]{32}$/;
-const SPAN_ID = /^[0-9a-f]{16}$/;
 
 /** What a child span needs besides the ids. Only set when an OpenTelemetry span was active. */
 export interface TraceFields {
@@ -156,7 +154,7 @@ interface OtelGlobal {
 
 function addActiveSpan(context: ReturnType<typeof readContext> & TraceFields): void {
   try {
-    const api = (globalThis as Record<symbol, OtelGlobal | undefined>)[OTEL_API_KEY];
+    const api = otelGlobal<OtelGlobal>();
     if (!api || typeof api.version !== 'string' || !api.version.startsWith('1.')) return;
     const ctx = typeof api.context?.active === 'function' ? api.context.active() : undefined;
     const span = typeof ctx?.getValue === 'function' ? (ctx.getValue(OTEL_SPAN_KEY) as { spanContext?: () => unknown } | undefined) : undefined;

@@ -1,6 +1,7 @@
 import type * as Api from '@opentelemetry/api';
 import type { BlockEvent } from '../event.js';
 import type { TraceFields } from '../probe.js';
+import { SPAN_ID, TRACE_ID } from '../otel-global.js';
 
 /** Contract (DESIGN.md): the name of the span each block becomes. */
 export const BLOCK_SPAN_NAME = 'event_loop.block';
@@ -23,8 +24,6 @@ export const BLOCK_SPAN_ATTRIBUTES = Object.freeze({
   job: 'loopwatch.job',
 });
 
-const TRACE_ID = /^[0-9a-f]{32}$/;
-const SPAN_ID = /^[0-9a-f]{16}$/;
 
 /** Epoch milliseconds (fractional) as OpenTelemetry's [seconds, nanoseconds]. */
 function hrTime(ms: number): Api.HrTime {

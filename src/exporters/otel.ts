@@ -4,14 +4,13 @@ import type { ResolvedConfig } from '../config.js';
 import type { BlockEvent } from '../event.js';
 import { F64, I32, type SharedState } from '../shared-state.js';
 import { LoopInstruments } from './otel-metrics.js';
-import { TopNLabels } from '../metrics/labels.js';
+import { BlockLabels } from '../metrics/labels.js';
 import { emitBlockSpan } from './otel-spans.js';
+import { otelGlobal } from '../otel-global.js';
 
 /** Instrumentation scope of loopwatch's meter and tracer. */
 export const SCOPE = 'loopwatch';
 
-/** Where every 1.x copy of `@opentelemetry/api` keeps the providers an SDK registered. */
-const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
 /** The bridge of a running agent, so that the ESM and CJS copies (and loopwatch/otel) share one. */
 export const OTEL_BRIDGE_KEY: unique symbol = Symbol.for('loopwatch.otel.v1') as never;
 
@@ -42,13 +41,14 @@ export function apiInstalled(): boolean {
 
 /** Whether any copy of the API has registered something (a provider or a context manager). */
 function apiInUse(): boolean {
-  return (globalThis as Record<symbol, unknown>)[API_GLOBAL] !== undefined;
+  return otelGlobal() !== undefined;
 }
 
 /** Providers loopwatch exports to itself (OTLP from OTEL_* variables) while the app registers none. */
 export interface Fallback {
   meterProvider?: Api.MeterProvider;
   tracerProvider?: Api.TracerProvider;
+  flush(): Promise<void>;
   shutdown(): Promise<void>;
 }
 
@@ -64,8 +64,7 @@ export interface BridgeHost {
 }
 
 function registered(kind: 'metrics' | 'trace'): boolean {
-  const g = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[API_GLOBAL];
-  return Boolean(g && g[kind]);
+  return Boolean(otelGlobal()?.[kind]);
 }
 
 /**
@@ -81,8 +80,7 @@ export class OtelBridge {
   readonly #host: BridgeHost;
   readonly #state: SharedState;
   readonly #config: ResolvedConfig;
-  readonly #routes: TopNLabels;
-  readonly #culprits: TopNLabels;
+  readonly #labels: BlockLabels;
   #explicit: ExplicitProviders = {};
   #fallback: Fallback | null = null;
   #meterProvider: Api.MeterProvider | null = null;
@@ -98,8 +96,7 @@ export class OtelBridge {
     this.#host = host;
     this.#state = state;
     this.#config = config;
-    this.#routes = new TopNLabels({ limit: config.metricsTopN });
-    this.#culprits = new TopNLabels({ limit: config.metricsTopN });
+    this.#labels = new BlockLabels(config.metricsTopN);
     host.on('block', this.#onBlock);
     this.#rebind();
     // The app's SDK usually starts in its main module, right after a --require preload.
@@ -168,8 +165,7 @@ export class OtelBridge {
           thresholdMs: this.#config.thresholdMs,
           heartbeatMs: this.#config.heartbeatMs,
           runtimeMetrics: this.#config.otelRuntimeMetrics,
-          routes: this.#routes,
-          culprits: this.#culprits,
+          labels: this.#labels,
         });
       }
     } catch {
@@ -206,8 +202,7 @@ export class OtelBridge {
   /** Flushes the fallback pipeline, if any (bounded by its exporters' timeouts). */
   async flush(): Promise<void> {
     this.#unflushed = 0;
-    const fb = this.#fallback as (Fallback & { flush?: () => Promise<void> }) | null;
-    await fb?.flush?.();
+    await this.#fallback?.flush();
   }
 
   /** Whether a block may have ended without its event here yet: the loop ran out of work right after it. */

@@ -1,17 +1,14 @@
 import type { Monitor } from '../agent.js';
 import { OTEL_BRIDGE_KEY, type OtelBridge } from './otel.js';
 import type { Fallback } from './otel.js';
-import { createOtlpPipeline, otlpSignals } from './otlp.js';
-
-type Pipeline = Fallback & { flush(): Promise<void> };
+import { createOtlpPipeline } from './otlp.js';
 
 /**
- * Builds the OTLP pipeline before the agent starts: loading the SDK and exporter packages
- * takes tens of ms, which would otherwise be reported as a startup block of the app.
+ * Builds the OTLP pipeline (null without an OTLP endpoint) before the agent starts: loading
+ * the SDK and exporter packages takes tens of ms, which would otherwise be reported as a
+ * startup block of the app.
  */
-export function prepareOtlp(): Pipeline | null {
-  const signals = otlpSignals();
-  if (!signals.metrics && !signals.traces) return null;
+export function prepareOtlp(): Fallback | null {
   return createOtlpPipeline();
 }
 
@@ -21,7 +18,7 @@ export function prepareOtlp(): Pipeline | null {
  * long as the app registers no SDK. Flushed once when the loop empties ('beforeExit';
  * `process.exit()` and signals skip it), bounded by EXIT_FLUSH_MS.
  */
-export function startOtlp(monitor: Monitor, pipeline: Pipeline | null): void {
+export function startOtlp(monitor: Monitor, pipeline: Fallback | null): void {
   if (!pipeline) return;
   if (!monitor.config.otel) {
     void pipeline.shutdown();

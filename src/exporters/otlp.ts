@@ -43,7 +43,7 @@ function positiveInt(env: Env, name: string, fallback: number): number {
  * Their timers are unref'd (PeriodicExportingMetricReader, BatchSpanProcessor), so the
  * pipeline never keeps the process alive.
  */
-export function createOtlpPipeline(env: Env = process.env): (Fallback & { flush(): Promise<void> }) | null {
+export function createOtlpPipeline(env: Env = process.env): Fallback | null {
   const signals = otlpSignals(env);
   if (!signals.metrics && !signals.traces) return null;
   const req = createRequire(__filename);
@@ -84,10 +84,11 @@ export function createOtlpPipeline(env: Env = process.env): (Fallback & { flush(
 
   let meterProvider: SdkMeterProvider | undefined;
   if (signals.metrics) {
+    const interval = positiveInt(env, 'OTEL_METRIC_EXPORT_INTERVAL', 60_000);
     const reader = new mods.metrics.PeriodicExportingMetricReader({
       exporter: new mods.metricExporter.OTLPMetricExporter(timeout('METRICS')),
-      exportIntervalMillis: positiveInt(env, 'OTEL_METRIC_EXPORT_INTERVAL', 60_000),
-      exportTimeoutMillis: Math.min(positiveInt(env, 'OTEL_METRIC_EXPORT_TIMEOUT', 30_000), positiveInt(env, 'OTEL_METRIC_EXPORT_INTERVAL', 60_000)),
+      exportIntervalMillis: interval,
+      exportTimeoutMillis: Math.min(positiveInt(env, 'OTEL_METRIC_EXPORT_TIMEOUT', 30_000), interval),
     });
     meterProvider = new mods.metrics.MeterProvider({ resource, readers: [reader] });
   }

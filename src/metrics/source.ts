@@ -15,7 +15,8 @@ export interface MetricsSource {
   readonly config: ResolvedConfig;
 }
 
-const AGENT_KEY = Symbol.for('loopwatch.agent.v1');
+/** Where the running agent lives (src/agent.ts): one per process, for the ESM and CJS copies. */
+export const AGENT_KEY = Symbol.for('loopwatch.agent.v1');
 
 /** The running agent's metrics source, if an agent runs in this process. */
 export function currentSource(): MetricsSource | undefined {

@@ -15,8 +15,6 @@ export interface EndpointOptions {
   host: string;
   /** Renders the metrics at scrape time. */
   render(format: ExpositionFormat): string;
-  /** Once bound. */
-  onListening(address: { port: number; host: string }): void;
   /** The number of open connections changed (a scraper connected, or its connection closed). */
   onConnections(open: number): void;
   /** Binding failed (port in use, bad host) or the server broke: the endpoint is gone. */
@@ -102,10 +100,6 @@ export function startEndpoint(opts: EndpointOptions): Endpoint {
       : err.message;
     fail(server, `loopwatch cannot serve Prometheus metrics on ${formatAddress(opts.host, opts.port)} (${why}); the agent runs on without the endpoint`);
   });
-  server.on('listening', () => {
-    const a = server.address();
-    if (a && typeof a === 'object') opts.onListening({ port: a.port, host: a.address });
-  });
   try {
     server.listen(opts.port, opts.host);
   } catch (err) {
@@ -148,7 +142,6 @@ export function startWorkerEndpoint(o: WorkerEndpointOptions): Endpoint {
     port: o.port,
     host: o.host,
     render: (format) => render(buildFamilies({ loop: reader.read(), blocks: o.blocks, thread: o.thread }), format),
-    onListening: () => undefined,
     onConnections: (open) => o.onConnected(open > 0),
     onError: o.onError,
   });
