@@ -100,6 +100,13 @@ export function fineUpper(i: number): number {
 
 const F64_SLOTS = F64.FINE_BUCKET_0 + FINE_BUCKETS;
 
+/** Index of the bucket of `v` for upper bounds `bounds` (le); bounds.length is the +Inf bucket. */
+export function bucketIndex(bounds: readonly number[], v: number): number {
+  let b = 0;
+  while (b < bounds.length && v > bounds[b]) b++;
+  return b;
+}
+
 /**
  * Adds one loop-delay sample (s) to the cumulative statistics. Called by the heartbeat
  * inside its sequence lock; nothing here is ever reset.
@@ -110,9 +117,7 @@ export function recordDelay(f64: Float64Array, delayS: number): void {
   f64[F64.DELAY_COUNT] += 1;
   if (delayS > f64[F64.DELAY_MAX]) f64[F64.DELAY_MAX] = delayS;
   if (delayS < f64[F64.DELAY_MIN]) f64[F64.DELAY_MIN] = delayS;
-  let b = 0;
-  while (b < DELAY_BUCKETS_S.length && delayS > DELAY_BUCKETS_S[b]) b++;
-  f64[F64.DELAY_BUCKET_0 + b] += 1;
+  f64[F64.DELAY_BUCKET_0 + bucketIndex(DELAY_BUCKETS_S, delayS)] += 1;
   f64[F64.FINE_BUCKET_0 + fineBucket(delayS)] += 1;
 }
 

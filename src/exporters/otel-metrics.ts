@@ -5,8 +5,8 @@ import {
   BLOCK_BUCKETS_S, BLOCK_DURATION, BLOCK_ONGOING, BLOCKED_TIME, DELAY_STATS, EVENTLOOP_DELAY, EVENTLOOP_STATES, EVENTLOOP_TIME,
   EVENTLOOP_UTILIZATION, LOOP_DELAY_HISTOGRAM, type MetricName,
 } from '../metrics/names.js';
-import { LoopStatsReader, type LoopReading } from '../metrics/loop-stats.js';
-import { culpritLabel, routeLabel, threadLabel, type TopNLabels } from '../metrics/labels.js';
+import { type LoopReading, type LoopStatsReader, mainThreadLoopStats } from '../metrics/loop-stats.js';
+import type { BlockLabels } from '../metrics/labels.js';
 import { DELAY_BUCKETS_S, type SharedState } from '../shared-state.js';
 
 /** Attribute of EVENTLOOP_TIME (semantic conventions: `nodejs.eventloop.state`). */
@@ -18,9 +18,8 @@ export interface MetricSources {
   heartbeatMs: number;
   /** 'auto': leave nodejs.eventloop.* to instrumentation-runtime-node when it is loaded. */
   runtimeMetrics: boolean | 'auto';
-  /** Top-N limiters shared by every meter the instruments move to, so labels stay stable. */
-  routes: TopNLabels;
-  culprits: TopNLabels;
+  /** Top-N limited labels shared by every meter the instruments move to, so labels stay stable. */
+  labels: BlockLabels;
 }
 
 const RUNTIME_NODE = `${['', '@opentelemetry', 'instrumentation-runtime-node', ''].join('/')}`;
@@ -74,12 +73,7 @@ export class LoopInstruments {
     this.#blockDuration = meter.createHistogram(BLOCK_DURATION.otel, opts(BLOCK_DURATION, { advice: { explicitBucketBoundaries: [...BLOCK_BUCKETS_S] } }));
     this.#blockedTime = meter.createCounter(BLOCKED_TIME.otel, opts(BLOCKED_TIME));
     this.#observables = [...Object.values(delay), utilization, time, ongoing];
-    this.#reader = new LoopStatsReader(src.state, {
-      heartbeatMs: src.heartbeatMs,
-      thresholdMs: src.thresholdMs,
-      now: () => performance.now(),
-      times: () => performance.eventLoopUtilization(),
-    });
+    this.#reader = mainThreadLoopStats(src.state, src);
     // Start the intervals now: the first collect covers the time since these instruments exist.
     this.#prevBuckets = this.#reader.read().bucketCounts;
 
@@ -138,9 +132,7 @@ export class LoopInstruments {
   /** Records a finished block (called on the main thread after recovery). */
   recordBlock(event: BlockEvent): void {
     const seconds = event.durationMs / 1e3;
-    const thread = threadLabel(event.thread);
-    const route = this.#src.routes.observe(routeLabel(event.context), seconds);
-    const culprit = this.#src.culprits.observe(culpritLabel(event.culprit), seconds);
+    const { route, culprit, thread } = this.#src.labels.of(event, seconds);
     const durationAttrs: Attributes = { route, culprit, thread };
     this.#blockDuration.record(seconds, durationAttrs);
     this.#blockedTime.add(seconds, { route, thread });

@@ -10,7 +10,7 @@
 import { register as defaultRegistry, type Registry, type RegistryContentType } from 'prom-client';
 import { describe, LoopwatchRangeError, LoopwatchTypeError } from '../errors.js';
 import { buildFamilies, type MetricFamily } from '../metrics/families.js';
-import { LoopStatsReader } from '../metrics/loop-stats.js';
+import { type LoopStatsReader, mainThreadLoopStats } from '../metrics/loop-stats.js';
 import { currentSource, type MetricsSource } from '../metrics/source.js';
 import { ALL_METRICS, type MetricName } from '../metrics/names.js';
 
@@ -53,12 +53,7 @@ class Scrape {
     if (source && source !== this.#readerSource) {
       // A new agent (stop() then start()): its counters start over, as after a restart.
       this.#readerSource = source;
-      this.#reader = new LoopStatsReader(source.state, {
-        heartbeatMs: source.config.heartbeatMs,
-        thresholdMs: source.config.thresholdMs,
-        now: () => performance.now(),
-        times: () => performance.eventLoopUtilization(),
-      });
+      this.#reader = mainThreadLoopStats(source.state, source.config);
     }
     const families = buildFamilies({
       loop: source && this.#reader ? this.#reader.read() : null,

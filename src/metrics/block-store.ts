@@ -6,7 +6,8 @@
  * its later blocks count under `other`, so every exported series only grows.
  */
 import type { BlockEvent } from '../event.js';
-import { culpritLabel, routeLabel, threadLabel, TopNLabels } from './labels.js';
+import { bucketIndex } from '../shared-state.js';
+import { BlockLabels } from './labels.js';
 import { BLOCK_BUCKETS_S } from './names.js';
 
 export interface DurationSeries {
@@ -32,14 +33,15 @@ export type RecordedBlock = Pick<BlockEvent, 'durationMs' | 'ongoing' | 'thread'
 const SEP = '\u0000';
 
 export class BlockMetrics {
-  readonly #routes: TopNLabels;
-  readonly #culprits: TopNLabels;
+  readonly #labels: BlockLabels;
   readonly #durations = new Map<string, DurationSeries>();
   readonly #blocked = new Map<string, BlockedSeries>();
 
   constructor(topN: number) {
-    this.#routes = new TopNLabels({ limit: topN, onEvict: (route) => this.#drop((s) => s.route === route) });
-    this.#culprits = new TopNLabels({ limit: topN, onEvict: (culprit) => this.#drop((s) => 'culprit' in s && s.culprit === culprit) });
+    this.#labels = new BlockLabels(topN, {
+      route: (route) => this.#drop((s) => s.route === route),
+      culprit: (culprit) => this.#drop((s) => 'culprit' in s && s.culprit === culprit),
+    });
   }
 
   /** Counts a finished block; ongoing reports of a block are not counted (its final report is). */
@@ -47,9 +49,7 @@ export class BlockMetrics {
     if (event.ongoing) return;
     const seconds = event.durationMs / 1e3;
     if (!(seconds >= 0)) return;
-    const route = this.#routes.observe(routeLabel(event.context), seconds);
-    const culprit = this.#culprits.observe(culpritLabel(event.culprit), seconds);
-    const thread = threadLabel(event.thread);
+    const { route, culprit, thread } = this.#labels.of(event, seconds);
 
     const dKey = route + SEP + culprit + SEP + thread;
     let d = this.#durations.get(dKey);
@@ -57,9 +57,7 @@ export class BlockMetrics {
       d = { route, culprit, thread, buckets: new Array<number>(BLOCK_BUCKETS_S.length + 1).fill(0), sum: 0, count: 0 };
       this.#durations.set(dKey, d);
     }
-    let b = 0;
-    while (b < BLOCK_BUCKETS_S.length && seconds > BLOCK_BUCKETS_S[b]) b++;
-    d.buckets[b] += 1;
+    d.buckets[bucketIndex(BLOCK_BUCKETS_S, seconds)] += 1;
     d.sum += seconds;
     d.count += 1;
 

@@ -15,8 +15,6 @@
 import type { BlockContext } from '../context.js';
 import { NO_ROUTE_LABEL, OTHER_LABEL, UNKNOWN_CULPRIT_LABEL, UNMATCHED_ROUTE_LABEL } from './names.js';
 
-/** Default number of routes (and culprits) that get their own label value. */
-export const DEFAULT_TOP_N = 10;
 /** Longer values are cut: a label value is held in memory for the life of the process. */
 export const MAX_LABEL_LENGTH = 128;
 
@@ -168,4 +166,30 @@ export function culpritLabel(culprit: { function: string; file: string } | null 
 /** The thread label: the blocked thread's name (`main`). */
 export function threadLabel(thread: { id: number; name: string } | null | undefined): string {
   return thread?.name || (thread ? String(thread.id) : 'main');
+}
+
+/**
+ * The labels of one finished block, with routes and culprits bounded by their own top-N
+ * limiters (weighted by blocked seconds). One per exporter: the Prometheus block store and
+ * the OpenTelemetry instruments each keep theirs.
+ */
+export class BlockLabels {
+  readonly #routes: TopNLabels;
+  readonly #culprits: TopNLabels;
+
+  constructor(limit: number, onEvict: { route?: (value: string) => void; culprit?: (value: string) => void } = {}) {
+    this.#routes = new TopNLabels({ limit, onEvict: onEvict.route });
+    this.#culprits = new TopNLabels({ limit, onEvict: onEvict.culprit });
+  }
+
+  of(
+    block: { context: Pick<BlockContext, 'kind' | 'route' | 'job'> | null; culprit: { function: string; file: string } | null; thread: { id: number; name: string } },
+    seconds: number,
+  ): { route: string; culprit: string; thread: string } {
+    return {
+      route: this.#routes.observe(routeLabel(block.context), seconds),
+      culprit: this.#culprits.observe(culpritLabel(block.culprit), seconds),
+      thread: threadLabel(block.thread),
+    };
+  }
 }

@@ -236,3 +236,13 @@ function quantile(cur: Float64Array, prev: Float64Array, n: number, p: number): 
 function clamp(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
 }
+
+/** A reader on the main thread itself, which has its own clock and exact loop times. */
+export function mainThreadLoopStats(state: SharedState, opts: { heartbeatMs: number; thresholdMs: number }): LoopStatsReader {
+  return new LoopStatsReader(state, {
+    heartbeatMs: opts.heartbeatMs,
+    thresholdMs: opts.thresholdMs,
+    now: () => performance.now(),
+    times: () => performance.eventLoopUtilization(),
+  });
+}
