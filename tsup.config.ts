@@ -8,6 +8,8 @@ export default defineConfig({
     prometheus: 'src/prometheus.ts',
     'watchdog/worker': 'src/watchdog/worker.ts',
     koa: 'integrations/koa.ts',
+    // The `loopwatch` bin (package.json "bin" points at the CommonJS build).
+    cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'src/index.ts', register: 'src/register.ts', koa: 'integrations/koa.ts', otel: 'src/otel.ts', prometheus: 'src/prometheus.ts' } },

@@ -3,6 +3,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { describe, LoopwatchTypeError } from './errors.js';
 import { expressRoute, type ExpressRequestLike } from './express-route.js';
+import { currentTest, type TestInfo } from '../integrations/test-runners.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */
 export interface ContextStore {
@@ -37,6 +38,8 @@ export interface BlockContext {
   job: string | null;
   traceId: string | null;
   spanId: string | null;
+  /** The test the block ran in; only present in a test runner's processes (integrations/test-runners.ts). */
+  test?: TestInfo;
 }
 
 /** Accepted by `run()`. */
@@ -192,15 +195,22 @@ export function readContext(): BlockContext {
     out.job = store.job ?? null;
     out.traceId = store.traceId ?? null;
     out.spanId = store.spanId ?? null;
-    return out;
+  } else {
+    // Without a store, a block in synchronous handler code still runs inside the HTTP
+    // parser's async resource, which holds the socket and so its current response/request.
+    // A timer's callback runs inside its Timeout object: no per-timer cost, Node tracks the
+    // executing resource anyway.
+    const resource = executionAsyncResource() as { socket?: { _httpMessage?: { req?: IncomingMessage } } } | undefined;
+    const req = resource?.socket?._httpMessage?.req;
+    if (req) fromRequest('http', req, out);
+    else if (isTimer(resource)) out.kind = 'timer';
   }
-  // Without a store, a block in synchronous handler code still runs inside the HTTP
-  // parser's async resource, which holds the socket and so its current response/request.
-  // A timer's callback runs inside its Timeout object: no per-timer cost, Node tracks the
-  // executing resource anyway.
-  const resource = executionAsyncResource() as { socket?: { _httpMessage?: { req?: IncomingMessage } } } | undefined;
-  const req = resource?.socket?._httpMessage?.req;
-  if (req) fromRequest('http', req, out);
-  else if (isTimer(resource)) out.kind = 'timer';
+  // In a test runner's process: the running test, or the runner's own work. A request or
+  // job the test started keeps its kind and gains the test.
+  const test = currentTest();
+  if (test !== undefined) {
+    if (test) out.test = test;
+    if (out.kind === null || out.kind === 'timer') out.kind = test ? 'test' : 'runner';
+  }
   return out;
 }

@@ -8,6 +8,7 @@ import { start, startInWorkerThread } from './agent.js';
 import { enabledFromEnv, optionsFromEnv, workerThreadsFromEnv } from './config.js';
 import { WARNING_CODES, warnOnce } from './errors.js';
 import { prepareOtlp, startOtlp } from './exporters/otlp-register.js';
+import { installTestRunnerContext } from '../integrations/test-runners.js';
 
 // The app's own worker threads inherit --require/--import through execArgv or NODE_OPTIONS.
 // With LOOPWATCH_WORKER_THREADS=on each gets its own heartbeat and watchdog (blocks there
@@ -20,6 +21,7 @@ try {
     if (isMainThread) {
       const otlp = options.otel === false ? null : prepareOtlp();
       startOtlp(start(options), otlp);
+      installTestRunnerContext();
     } else if (workerThreadsFromEnv()) {
       startInWorkerThread(options);
     }

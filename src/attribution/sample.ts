@@ -1,4 +1,4 @@
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { BlockContext } from '../context.js';
 import type { ProbeResult } from '../probe.js';
 import type { Sample } from './culprit.js';
@@ -35,6 +35,8 @@ export class SampleReader {
       frames, latencyMs: Math.max(0, result.at - requestedAt), context: result.context, at: result.at, inferred: null, sourceHint: null,
     };
     const cwd = this.#frames.cwd;
+    const test = result.context?.test;
+    if (test?.file && isAbsolute(test.file)) test.file = relative(cwd, test.file).split(sep).join('/');
     const found = readSource(sample, (file) => this.#sources.lines(isAbsolute(file) ? file : join(cwd, file)));
     sample.inferred = found.inferred;
     sample.sourceHint = found.rule?.hint ?? null;
