@@ -26,7 +26,7 @@ export interface TestInfo {
 
 const SLOT = Symbol.for('loopwatch.test.v1');
 /** The scripts of npm, npx, yarn, pnpm and corepack. */
-const PACKAGE_MANAGER = /[/\\](npm|npx)-cli\.js$|[/\\](yarn|pnpm|pnpx|corepack)(\.c?js)?$|[/\\]node_modules[/\\](yarn|pnpm|corepack)[/\\]/;
+const PACKAGE_MANAGER = /[/\\](npm|npx)-cli\.js$|[/\\](npm|npx|yarn|pnpm|pnpx|corepack)(\.c?js)?$|[/\\]node_modules[/\\](yarn|pnpm|corepack)[/\\]/;
 const RUNNER_PID_ENV = 'LOOPWATCH_TEST_RUNNER_PID';
 
 interface Slot {

@@ -9,6 +9,7 @@ import type { BlockEvent, WorkerMessage } from './event.js';
 import { Heartbeat } from './heartbeat.js';
 import { BlockMetrics } from './metrics/block-store.js';
 import { AGENT_KEY, METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
+import { quoteNodeOption, splitNodeOptions, withoutOurPreload } from './node-options.js';
 import { installProbe, removeProbe } from './probe.js';
 import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
 import type { WorkerData } from './watchdog/worker.js';
@@ -35,22 +36,11 @@ export interface Monitor {
 
 type GlobalWithAgent = typeof globalThis & { [AGENT_KEY]?: Agent };
 
-/** Strips our own preload from NODE_OPTIONS so the worker does not start another agent. */
+/** NODE_OPTIONS for the watchdog: the app's, without our own preload, so the worker does not start another agent. */
 export function workerNodeOptions(value: string | undefined): string | undefined {
   if (!value) return value;
-  const parts = value.split(/\s+/).filter(Boolean);
-  const out: string[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i];
-    const flag = /^(--require|-r|--import|--loader|--experimental-loader)$/.test(p);
-    if (flag && /loopwatch/.test(parts[i + 1] ?? '')) {
-      i++;
-      continue;
-    }
-    if (/^(--require|-r|--import)=.*loopwatch/.test(p)) continue;
-    out.push(p);
-  }
-  return out.join(' ');
+  const own = [join(__dirname, 'register.cjs'), join(__dirname, 'register.js')];
+  return withoutOurPreload(splitNodeOptions(value), own).map(quoteNodeOption).join(' ');
 }
 
 class Agent extends EventEmitter<MonitorEvents> implements Monitor {

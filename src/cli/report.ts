@@ -75,7 +75,7 @@ export async function report(argv: readonly string[], io: { stdin: Readable; std
     : `${count} block${count === 1 ? '' : 's'}${min ? ` of ${min} ms or more` : ''} in ${name}:\n\n${formatTable(groups)}\n`);
   const skipped = [
     collector.other ? `${collector.other} other JSON line${collector.other === 1 ? '' : 's'}` : '',
-    collector.notJson ? `${collector.notJson} line${collector.notJson === 1 ? '' : 's'} that are not JSON (the first is line ${collector.firstNotJson})` : '',
+    collector.notJson ? `${collector.notJson} ${collector.notJson === 1 ? 'line that is' : 'lines that are'} not JSON (the first is line ${collector.firstNotJson})` : '',
   ].filter(Boolean);
   if (skipped.length) io.stderr.write(`loopwatch report: skipped ${skipped.join(' and ')}\n`);
   return 0;

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { addPreload } from '../node-options.js';
 import { type Flags, numberFlag, parseArgs, switchFlag, UsageError } from './args.js';
 import { BlockCollector, fmtMs, formatStack, formatTable, type ReportBlock, sourceOf, summarize } from './summary.js';
 
@@ -75,18 +76,6 @@ interface RunPlan {
   quiet: boolean;
 }
 
-/** A NODE_OPTIONS word: quoted (Node's own rule: "…" with \\ escapes) when it holds spaces or quotes. */
-export function nodeOptionWord(value: string): string {
-  return /[\s"'\\]/.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : value;
-}
-
-/** The user's NODE_OPTIONS with our preload after them (unless a loopwatch preload is already there). */
-export function withPreload(nodeOptions: string | undefined, register: string): string {
-  const own = (nodeOptions ?? '').trim();
-  if (/(--require|-r|--import)[=\s]+["']?[^\s"']*loopwatch[^\s"']*register/.test(own)) return own;
-  return `${own}${own ? ' ' : ''}--require ${nodeOptionWord(register)}`;
-}
-
 function plan(flags: Flags, command: string[], env: NodeJS.ProcessEnv, register: string): RunPlan {
   const fail = flags.get('fail-on-block');
   const budget = fail === undefined ? null : fail === true ? -1 : numberFlag(CMD, flags, 'fail-on-block', 1, 3_600_000, 'a number of milliseconds from 1 to 3600000')!;
@@ -104,7 +93,7 @@ function plan(flags: Flags, command: string[], env: NodeJS.ProcessEnv, register:
   }
   const log = logFlag === undefined ? join(mkdtempSync(join(tmpdir(), 'loopwatch-run-')), 'blocks.jsonl') : resolve(logFlag);
   const out: NodeJS.ProcessEnv = { ...env, LOOPWATCH_ENABLED: 'true', LOOPWATCH_LOG: log, LOOPWATCH_THRESHOLD_MS: String(threshold) };
-  out.NODE_OPTIONS = withPreload(env.NODE_OPTIONS, register);
+  out.NODE_OPTIONS = addPreload(env.NODE_OPTIONS, register);
   const on = (v: boolean): string => (v ? 'on' : 'off');
   const context = switchFlag(CMD, flags, 'context');
   if (context !== undefined) out.LOOPWATCH_CONTEXT = on(context);
