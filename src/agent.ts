@@ -17,6 +17,9 @@ import { LOG_MESSAGE } from './exporters/log.js';
 import { apiInstalled, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
 import type * as OtelApi from '@opentelemetry/api';
 
+/** The agent's settle() (for assertNoBlock): a registered symbol (the CJS and ESM copies share it), not part of the public Monitor. */
+export const SETTLE = Symbol.for('loopwatch.settle.v1');
+
 /** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
 const EXIT_WAIT_MS = 300;
 
@@ -54,6 +57,8 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   #stopped = false;
   #otel: OtelBridge | undefined;
   #logger: { warn(obj: object, msg: string): void } | undefined;
+  /** 'block' messages received from the worker (compared with its REPORTS count by settle()). */
+  #received = 0;
 
   constructor(config: ResolvedConfig) {
     super();
@@ -126,6 +131,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly #onMessage = (msg: WorkerMessage): void => {
     try {
       if (msg.code === 'block') {
+        this.#received++;
         if (this.#logger) {
           try {
             this.#logger.warn({ block: msg.event }, LOG_MESSAGE);
@@ -162,6 +168,24 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
       Atomics.wait(i32, I32.EXIT_ACK, 0, EXIT_WAIT_MS);
     }
   };
+
+  /**
+   * Resolves once every block that ended before the call has reached the 'block'
+   * listeners: two beats have passed (so a block in progress at the call has ended and been
+   * closed by its recovery beat, or recorded as untracked), the worker tracks no stall, and
+   * every block it posted has arrived. Bounded: gives up after max(1 s, 4 × threshold).
+   */
+  async [SETTLE](): Promise<void> {
+    const { i32 } = this.#state;
+    const beats = Atomics.load(i32, I32.BEATS);
+    const deadline = performance.now() + Math.max(1_000, 4 * this.config.thresholdMs);
+    const pause = Math.max(1, Math.min(10, Math.floor(this.config.heartbeatMs / 2)));
+    while (!this.#stopped && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      const beaten = (Atomics.load(i32, I32.BEATS) - beats) | 0;
+      if (beaten >= 2 && Atomics.load(i32, I32.STALL) === 0 && Atomics.load(i32, I32.REPORTS) === this.#received) return;
+    }
+  }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;

@@ -25,6 +25,8 @@ export const I32 = {
   STALL: 4,
   /** Bumped by the main thread when a beat closed a block the watchdog was not tracking. */
   UNTRACKED: 5,
+  /** Bumped by the worker after it posted a finished block to the agent: received = posted means none is on its way. */
+  REPORTS: 6,
 } as const;
 const I32_SLOTS = 8;
 

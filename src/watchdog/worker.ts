@@ -69,6 +69,7 @@ function main(): void {
       if (!event.ongoing) {
         blocks?.record(event);
         post({ code: 'block', event });
+        Atomics.add(state.i32, I32.REPORTS, 1);
       }
     },
     sampled() {

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -8,7 +8,7 @@ const require = createRequire(`${root}package.json`);
 
 // The public surface, pinned: a change here is a change of the package's API.
 const PROMETHEUS_NAMES = ['registerMetrics'];
-const INDEX_NAMES = ['DEFAULTS', 'ERROR_CODES', 'LoopwatchError', 'LoopwatchRangeError', 'LoopwatchTypeError', 'WARNING_CODES', 'current', 'run', 'start'];
+const INDEX_NAMES = ['DEFAULTS', 'ERROR_CODES', 'LoopwatchBlockedError', 'LoopwatchError', 'LoopwatchRangeError', 'LoopwatchTypeError', 'WARNING_CODES', 'assertNoBlock', 'current', 'run', 'start'];
 const KOA_NAMES = ['koa'];
 
 describe('package exports', () => {
@@ -31,6 +31,12 @@ describe('package exports', () => {
     expect(Object.keys(esm).filter((k) => k !== 'default').sort()).toEqual(names);
     expect(cjs.BLOCK_SPAN_NAME).toBe('event_loop.block');
     expect(require.resolve('loopwatch/otel')).toMatch(/dist[/\\]otel\.cjs$/);
+  });
+
+  it('the loopwatch bin is the CommonJS CLI build, a node script', () => {
+    const pkg = require('loopwatch/package.json') as { bin: Record<string, string> };
+    expect(pkg.bin).toEqual({ loopwatch: './dist/cli.cjs' });
+    expect(readFileSync(`${root}dist/cli.cjs`, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 
   it('loopwatch/register resolves both ways (side effects only, no exports)', () => {
