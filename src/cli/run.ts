@@ -215,11 +215,14 @@ export async function runCommand(argv: readonly string[], register: string, io: 
     return spawnError.code === 'ENOENT' ? 127 : 126;
   }
   const blocks = collector.blocks();
-  if (blocks.length) {
+  // CI mode prints what failed it (verdict); otherwise the table of every block.
+  if (p.budgetMs === null) {
     const count = blocks.length;
-    io.stderr.write(`\nloopwatch: ${count} block${count === 1 ? '' : 's'} of ${p.env.LOOPWATCH_THRESHOLD_MS} ms or more${p.keepLog ? ` (log: ${p.log})` : ''}:\n\n${formatTable(summarize(blocks))}\n`);
-  } else if (p.budgetMs === null) {
-    io.stderr.write(`loopwatch: no blocks of ${p.env.LOOPWATCH_THRESHOLD_MS} ms or more\n`);
+    io.stderr.write(count
+      ? `\nloopwatch: ${count} block${count === 1 ? '' : 's'} of ${p.env.LOOPWATCH_THRESHOLD_MS} ms or more${p.keepLog ? ` (log: ${p.log})` : ''}:\n\n${formatTable(summarize(blocks))}\n`
+      : `loopwatch: no blocks of ${p.env.LOOPWATCH_THRESHOLD_MS} ms or more\n`);
+  } else if (p.keepLog) {
+    io.stderr.write(`loopwatch: ${blocks.length} block line${blocks.length === 1 ? '' : 's'} in ${p.log} (loopwatch report ${p.log} for the table)\n`);
   }
   const passed = verdict(p, blocks, io.stderr);
   if (signal) return 128 + (constants.signals[signal] ?? 0);

@@ -60,24 +60,54 @@ describe('never throws', () => {
   });
 });
 
+/**
+ * readContext as it reads outside a test runner: this file runs inside vitest, whose worker
+ * state would make every context here `kind: "test"` (see the test-runner tests below).
+ * Hidden only while the synchronous read runs.
+ */
+function readOutsideRunner(): ReturnType<typeof readContext> {
+  const g = globalThis as { __vitest_worker__?: unknown };
+  const worker = g.__vitest_worker__;
+  g.__vitest_worker__ = undefined;
+  try {
+    return readContext();
+  } finally {
+    g.__vitest_worker__ = worker;
+  }
+}
+
 describe('timers without context', () => {
   it('a setTimeout or setInterval callback (even one that cleared itself) reads kind "timer"; setImmediate does not', async () => {
-    const fromTimeout = await new Promise((resolve) => setTimeout(() => resolve(readContext()), 1));
+    const fromTimeout = await new Promise((resolve) => setTimeout(() => resolve(readOutsideRunner()), 1));
     const fromInterval = await new Promise((resolve) => {
       const t = setInterval(() => {
         clearInterval(t);
-        resolve(readContext());
+        resolve(readOutsideRunner());
       }, 1);
     });
-    const fromImmediate = await new Promise((resolve) => setImmediate(() => resolve(readContext())));
+    const fromImmediate = await new Promise((resolve) => setImmediate(() => resolve(readOutsideRunner())));
     expect(fromTimeout).toMatchObject({ kind: 'timer', route: null, job: null });
     expect(fromInterval).toMatchObject({ kind: 'timer' });
     expect(fromImmediate).toMatchObject({ kind: null });
   });
 
   it('a store wins over the timer', async () => {
-    const c = await contextStorage().run({ kind: 'job', job: 'sweep' }, () => new Promise((resolve) => setTimeout(() => resolve(readContext()), 1)));
+    const c = await contextStorage().run({ kind: 'job', job: 'sweep' }, () => new Promise((resolve) => setTimeout(() => resolve(readOutsideRunner()), 1)));
     expect(c).toMatchObject({ kind: 'job', job: 'sweep' });
+  });
+});
+
+describe('inside a vitest test', () => {
+  it('names the test: kind "test", its file and its name with its suites; in a timer too', async () => {
+    const here = { file: expect.stringMatching(/test\/frameworks\/context-rules\.test\.ts$/), name: 'inside a vitest test > names the test: kind "test", its file and its name with its suites; in a timer too' };
+    expect(readContext()).toMatchObject({ kind: 'test', test: here });
+    const fromTimeout = await new Promise((resolve) => setTimeout(() => resolve(readContext()), 1));
+    expect(fromTimeout).toMatchObject({ kind: 'test', test: here });
+  });
+
+  it('a job the test runs keeps its kind and gains the test', () => {
+    const c = contextStorage().run({ kind: 'job', job: 'sweep' }, readContext);
+    expect(c).toMatchObject({ kind: 'job', job: 'sweep', test: { name: 'inside a vitest test > a job the test runs keeps its kind and gains the test' } });
   });
 });
 
