@@ -7,7 +7,7 @@
 // 3. publint (package.json fields and files) and attw (types for import and require).
 // 4. The tarball is installed into a scratch project, where `--require loopwatch/register`
 //    and `--import loopwatch/register` must each report a block, and the `loopwatch` bin
-//    must answer `--help` and `report` on the lines they wrote.
+//    must answer `--help`, `report` on the lines they wrote, and `demo`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -111,6 +111,10 @@ try {
     const parsed = report.status === 0 ? JSON.parse(report.stdout) : null;
     if (!parsed || parsed.blocks !== 2) fail(`loopwatch report --json: exit ${report.status}\n${report.stdout}${report.stderr}`);
     console.log('installed package: the loopwatch bin answers --help and reports the 2 blocks');
+    // The demo runs from the package alone (examples/service.cjs is shipped).
+    const demo = run(bin, ['demo'], { cwd: app, env, timeout: 40_000 });
+    if (demo.status !== 0 || !/demo OK/.test(demo.stdout)) fail(`loopwatch demo: exit ${demo.status}\n${demo.stdout}${demo.stderr}`);
+    console.log('installed package: loopwatch demo reported every blocking route');
   }
   console.log('package check passed');
 } catch (err) {
