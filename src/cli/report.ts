@@ -10,7 +10,8 @@ export const REPORT_HELP = `Usage: loopwatch report [options] [file.jsonl | -]
 Summarizes a block log: route / job / test -> culprit -> blocks, worst and total ms, hint.
 Reads the file, or standard input with - (or when no file is given and input is piped):
   kubectl logs deploy/api | npx loopwatch report
-Lines that loopwatch did not write (the app's own pino lines) are skipped and counted.
+Lines that loopwatch did not write (the app's own pino lines) are skipped and counted;
+a prefix before a line's JSON (kubectl logs --timestamps, docker compose logs) is allowed.
 
 Options:
   --json           print the summary as JSON instead of a table

@@ -1,8 +1,8 @@
 /**
  * Block lines in, summary out: what `loopwatch report`, `loopwatch run` and the demo
  * print. Reads any line stream: loopwatch's own lines (`name: "loopwatch"`) and the lines
- * it writes through the app's pino logger (`component: "loopwatch"`) are blocks; other JSON
- * lines are counted and skipped.
+ * it writes through the app's pino logger (`component: "loopwatch"`) are blocks, also behind
+ * a prefix (a timestamp, a container name); other JSON lines are counted and skipped.
  */
 import type { BlockEvent } from '../event.js';
 
@@ -44,9 +44,11 @@ export class BlockCollector {
     this.lines++;
     const text = line.trim();
     if (text === '') return 'empty';
+    // A prefix before the JSON is allowed: `kubectl logs --timestamps`, `docker compose logs`.
+    const brace = text.indexOf('{');
     let value: unknown;
     try {
-      value = text.startsWith('{') ? JSON.parse(text) : undefined;
+      value = brace === -1 ? undefined : JSON.parse(brace === 0 ? text : text.slice(brace));
     } catch {
       value = undefined;
     }

@@ -169,6 +169,14 @@ describe('BlockCollector', () => {
     expect([c.lines, c.other, c.notJson, c.firstNotJson]).toEqual([5, 2, 1, 4]);
   });
 
+  it('reads a line behind a prefix: kubectl logs --timestamps, docker compose logs', () => {
+    const c = new BlockCollector();
+    expect(c.add(`2026-12-03T06:00:00.123456789Z ${line({ startedAt: 'D', durationMs: 70, ongoing: false })}`)).toBe('block');
+    expect(c.add(`api-1  | ${line({ startedAt: 'E', durationMs: 90, ongoing: false })}`)).toBe('block');
+    expect(c.add('api-1  | listening on {port}')).toBe('not-json');
+    expect(c.blocks().map((b) => b.block.durationMs)).toEqual([70, 90]);
+  });
+
   it('groups by where and culprit, most blocked time first, with the worst block as the example', () => {
     const c = new BlockCollector();
     const culprit = (line: number) => ({ function: 'parse', file: 'app.js', line, column: 1 });
