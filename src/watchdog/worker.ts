@@ -55,6 +55,7 @@ function main(): void {
   // A watchdog started by an agent in one of the app's worker threads captures that thread.
   const target = config.thread.id === 0 ? undefined : { threadId: config.thread.id, onName: (name: string) => { config.thread.name = name; } };
   const blocks = config.prometheus ? new BlockMetrics(config.prometheus.topN) : null;
+  let captureWarned = false;
   const capturer = new Capturer((reason) => {
     post({ code: 'warning', key: 'inspector', warning: 'NO_INSPECTOR', message: `loopwatch cannot capture stacks (inspector unavailable: ${reason}); blocks are still detected and timed, without stacks` });
   }, undefined, target);
@@ -77,6 +78,12 @@ function main(): void {
       } catch {
         // Reported when the line is written.
       }
+    },
+    captureFailed(reason) {
+      // Once: every later probe of a process that froze Error.prepareStackTrace fails alike.
+      if (captureWarned) return;
+      captureWarned = true;
+      post({ code: 'warning', key: 'capture', warning: 'CAPTURE_FAILED', message: `loopwatch could not capture a stack: ${reason}; blocks are still detected and timed, without stacks` });
     },
   }, mainNow);
 
