@@ -15,16 +15,32 @@ afterEach(cleanup);
 const CODE = 'LOOPWATCH_WARN_INVALID_ENV';
 const NODE_WARNING = new RegExp(`^\\(node:\\d+\\) \\[${CODE}\\] LoopwatchWarning: `);
 
-const INVALID: { title: string; env: Record<string, string> }[] = [
+/** Every variable the register entry reads. */
+const ALL_VARS = [
+  'LOOPWATCH_THRESHOLD_MS', 'LOOPWATCH_LOG', 'LOOPWATCH_CONTEXT', 'LOOPWATCH_ENABLED', 'LOOPWATCH_OTEL',
+  'LOOPWATCH_OTEL_RUNTIME_METRICS', 'LOOPWATCH_PROMETHEUS_PORT', 'LOOPWATCH_PROMETHEUS_HOST', 'LOOPWATCH_METRICS_TOP_N',
+  'LOOPWATCH_WORKER_THREADS',
+];
+const every = (value: string): Record<string, string> => Object.fromEntries(ALL_VARS.map((name) => [name, value]));
+
+const INVALID: { title: string; env: Record<string, string>; message?: RegExp }[] = [
   {
     title: 'LOOPWATCH_THRESHOLD_MS=abc, LOOPWATCH_CONTEXT=maybe, LOOPWATCH_LOG="   "',
     env: { LOOPWATCH_THRESHOLD_MS: 'abc', LOOPWATCH_CONTEXT: 'maybe', LOOPWATCH_LOG: '   ' },
   },
   { title: 'LOOPWATCH_THRESHOLD_MS=0', env: { LOOPWATCH_THRESHOLD_MS: '0' } },
+  // Issue 13: an empty value (a template that lost it) was silently the default.
+  { title: 'every LOOPWATCH_* variable empty', env: every(''), message: /="" is not valid \(it is empty; allowed: [^)]+\); using the default$/ },
+  { title: 'every LOOPWATCH_* variable blank', env: every(' \t'), message: /=" \\t" is not valid \(it is empty; allowed: [^)]+\); using the default$/ },
+  {
+    title: 'LOOPWATCH_PROMETHEUS_HOST=999.1.1.1 (not an IP address, not a host name)',
+    env: { LOOPWATCH_PROMETHEUS_HOST: '999.1.1.1' },
+    message: /^.*LOOPWATCH_PROMETHEUS_HOST="999\.1\.1\.1" is not valid \(not an IP address: 999 is more than 255; allowed: an IP address or host name\); using the default$/,
+  },
 ];
 
 describe('invalid values', () => {
-  for (const { title, env } of INVALID) {
+  for (const { title, env, message } of INVALID) {
     it(`${title} → one warning per variable, the defaults, blocks still detected`, async () => {
       const child = spawnFixture('http-app.cjs', { env });
       const port = await child.port();
@@ -39,11 +55,13 @@ describe('invalid values', () => {
       const all = warnings(child.stderr, CODE);
       expect(all, child.stderr).toHaveLength(Object.keys(env).length);
       for (const [name, value] of Object.entries(env)) {
-        const mine = all.filter((w) => w.includes(name));
+        const mine = all.filter((w) => w.includes(`${name}=`));
         expect(mine, `warnings naming ${name}:\n${child.stderr}`).toHaveLength(1);
         expect(mine[0]).toMatch(NODE_WARNING);
-        expect(mine[0]).toContain(JSON.stringify(value));
+        expect(mine[0]).toContain(`${name}=${JSON.stringify(value)}`);
+        if (message) expect(mine[0]).toMatch(message);
       }
+      expect(warnings(child.stderr, 'LOOPWATCH_WARN_PROMETHEUS_ENDPOINT'), child.stderr).toHaveLength(0);
     });
   }
 });
