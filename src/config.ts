@@ -147,20 +147,48 @@ function checkHost(value: unknown): string {
   if (typeof value !== 'string') {
     throw new LoopwatchTypeError(`options.prometheusHost must be a string (an IP address or host name), got ${describe(value)}`);
   }
-  const host = parseHost(value);
-  if (host === null) {
-    throw new LoopwatchRangeError(`options.prometheusHost must be an IP address or host name, got ${describe(value)}`);
+  const problem = hostProblem(value);
+  if (problem !== null) {
+    throw new LoopwatchRangeError(`options.prometheusHost must be an IP address or host name, got ${describe(value)} (${problem})`);
   }
-  return host;
+  return parseHost(value)!;
 }
 
-/** The host to bind, or null if `value` cannot be one. */
-export function parseHost(value: string): string | null {
+const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
+
+/**
+ * Why `value` cannot be a host to bind, or null if it can. A name made of numbers only
+ * ("999.1.1.1") is meant as an IPv4 address and is not one; it is not a host name either
+ * (RFC 1123: the top-level label is never all digits), so it is rejected here rather than
+ * when the endpoint's lookup fails with a misleading "does not resolve".
+ */
+export function hostProblem(value: string): string | null {
   const v = value.trim();
+  if (v === '') return 'it is empty';
   const unbracketed = /^\[(.*)\]$/.exec(v)?.[1] ?? v;
-  if (isIP(unbracketed)) return unbracketed;
-  if (v.length > 253 || !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(v)) return null;
-  return v;
+  if (isIP(unbracketed)) return null;
+  if (unbracketed.includes(':')) return 'not an IPv6 address';
+  const labels = v.replace(/\.$/, '').split('.');
+  if (labels.every((l) => /^\d+$/.test(l))) {
+    const big = labels.find((l) => Number(l) > 255);
+    if (labels.length === 4 && big !== undefined) return `not an IP address: ${big} is more than 255`;
+    return 'not an IP address: an IPv4 address is four numbers from 0 to 255, separated by dots';
+  }
+  if (v.length > 253) return 'a host name has at most 253 characters';
+  const bad = labels.find((l) => !LABEL.test(l));
+  if (bad !== undefined) {
+    return bad === '' ? 'a host name has no empty label (two dots in a row, or a leading dot)'
+      : `not a host name: ${JSON.stringify(bad)} is not letters, digits and inner hyphens`;
+  }
+  if (/^\d+$/.test(labels[labels.length - 1])) return 'not a host name: its last label is all digits';
+  return null;
+}
+
+/** The host to bind, or null if `value` cannot be one (hostProblem says why). */
+export function parseHost(value: string): string | null {
+  if (hostProblem(value) !== null) return null;
+  const v = value.trim();
+  return /^\[(.*)\]$/.exec(v)?.[1] ?? v;
 }
 
 /** Validates user options once; throws TypeError/RangeError naming the option. */
@@ -206,16 +234,33 @@ function envWarning(name: string, value: string, allowed: string): void {
   );
 }
 
+/**
+ * The trimmed value of a set variable, or undefined if it is unset. A variable set to
+ * nothing (`LOOPWATCH_THRESHOLD_MS=`, often a template that lost its value) is a mistake
+ * like any other bad value: it warns, naming what is allowed, and the default applies.
+ */
+function envValue(env: Env, name: string, allowed: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const v = raw.trim();
+  if (v === '') {
+    envWarning(name, raw, `it is empty; allowed: ${allowed}`);
+    return undefined;
+  }
+  return v;
+}
+
 const TRUE = new Set(['1', 'true', 'on', 'yes']);
 const FALSE = new Set(['0', 'false', 'off', 'no']);
+const FLAG_ALLOWED = 'on, off, true, false, 1, 0, yes, no';
 
 function envFlag(env: Env, name: string): boolean | undefined {
   const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const v = raw.trim().toLowerCase();
+  const v = envValue(env, name, FLAG_ALLOWED)?.toLowerCase();
+  if (v === undefined) return undefined;
   if (TRUE.has(v)) return true;
   if (FALSE.has(v)) return false;
-  envWarning(name, raw, 'allowed: on, off, true, false, 1, 0');
+  envWarning(name, raw!, `allowed: ${FLAG_ALLOWED}`);
   return undefined;
 }
 
@@ -234,38 +279,38 @@ export function enabledFromEnv(env: Env = process.env): boolean {
 }
 
 /**
- * Options from LOOPWATCH_* variables. Never throws: a bad value gives one warning naming
- * the variable and falls back to the default.
+ * Options from LOOPWATCH_* variables. Never throws: a bad value (an empty one too) gives one
+ * warning naming the variable, its value and what is allowed, and the default applies.
  */
 export function optionsFromEnv(env: Env = process.env): Options {
   const out: Options = {};
-  const threshold = env.LOOPWATCH_THRESHOLD_MS;
-  if (threshold !== undefined && threshold !== '') {
-    const n = Number(threshold.trim());
-    if (threshold.trim() !== '' && Number.isFinite(n) && n >= 1 && n <= 3_600_000) out.thresholdMs = n;
-    else envWarning('LOOPWATCH_THRESHOLD_MS', threshold, 'allowed: a number of milliseconds from 1 to 3600000');
+  const thresholdAllowed = 'a number of milliseconds from 1 to 3600000';
+  const threshold = envValue(env, 'LOOPWATCH_THRESHOLD_MS', thresholdAllowed);
+  if (threshold !== undefined) {
+    const n = Number(threshold);
+    if (Number.isFinite(n) && n >= 1 && n <= 3_600_000) out.thresholdMs = n;
+    else envWarning('LOOPWATCH_THRESHOLD_MS', env.LOOPWATCH_THRESHOLD_MS!, `allowed: ${thresholdAllowed}`);
   }
-  const log = env.LOOPWATCH_LOG;
-  if (log !== undefined && log !== '') {
-    if (log.trim() === '') envWarning('LOOPWATCH_LOG', log, 'allowed: stderr, stdout, off or a file path');
-    else out.log = log.trim();
-  }
+  const log = envValue(env, 'LOOPWATCH_LOG', 'stderr, stdout, off or a file path');
+  if (log !== undefined) out.log = log;
   const context = envFlag(env, 'LOOPWATCH_CONTEXT');
   if (context !== undefined) out.context = context;
   const otel = envFlag(env, 'LOOPWATCH_OTEL');
   if (otel !== undefined) out.otel = otel;
-  const runtime = env.LOOPWATCH_OTEL_RUNTIME_METRICS?.trim().toLowerCase();
+  const runtimeAllowed = `auto, ${FLAG_ALLOWED}`;
+  const runtime = envValue(env, 'LOOPWATCH_OTEL_RUNTIME_METRICS', runtimeAllowed)?.toLowerCase();
   if (runtime === 'auto') out.otelRuntimeMetrics = 'auto';
-  else if (runtime && TRUE.has(runtime)) out.otelRuntimeMetrics = true;
-  else if (runtime && FALSE.has(runtime)) out.otelRuntimeMetrics = false;
-  else if (runtime) envWarning('LOOPWATCH_OTEL_RUNTIME_METRICS', env.LOOPWATCH_OTEL_RUNTIME_METRICS!, 'allowed: auto, on, off, true, false, 1, 0');
+  else if (runtime !== undefined && TRUE.has(runtime)) out.otelRuntimeMetrics = true;
+  else if (runtime !== undefined && FALSE.has(runtime)) out.otelRuntimeMetrics = false;
+  else if (runtime !== undefined) envWarning('LOOPWATCH_OTEL_RUNTIME_METRICS', env.LOOPWATCH_OTEL_RUNTIME_METRICS!, `allowed: ${runtimeAllowed}`);
   const port = envInteger(env, 'LOOPWATCH_PROMETHEUS_PORT', 1, 65_535, 'a TCP port from 1 to 65535');
   if (port !== undefined) out.prometheusPort = port;
-  const host = env.LOOPWATCH_PROMETHEUS_HOST;
-  if (host !== undefined && host !== '') {
-    const parsed = parseHost(host);
-    if (parsed === null) envWarning('LOOPWATCH_PROMETHEUS_HOST', host, 'allowed: an IP address or host name');
-    else out.prometheusHost = parsed;
+  const hostAllowed = 'an IP address or host name';
+  const host = envValue(env, 'LOOPWATCH_PROMETHEUS_HOST', hostAllowed);
+  if (host !== undefined) {
+    const problem = hostProblem(host);
+    if (problem !== null) envWarning('LOOPWATCH_PROMETHEUS_HOST', env.LOOPWATCH_PROMETHEUS_HOST!, `${problem}; allowed: ${hostAllowed}`);
+    else out.prometheusHost = parseHost(host)!;
   }
   const topN = envInteger(env, 'LOOPWATCH_METRICS_TOP_N', 1, 1000, 'an integer from 1 to 1000');
   if (topN !== undefined) out.metricsTopN = topN;
@@ -273,11 +318,10 @@ export function optionsFromEnv(env: Env = process.env): Options {
 }
 
 function envInteger(env: Env, name: string, min: number, max: number, allowed: string): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const v = raw.trim();
+  const v = envValue(env, name, allowed);
+  if (v === undefined) return undefined;
   const n = Number(v);
-  if (v !== '' && Number.isInteger(n) && n >= min && n <= max) return n;
-  envWarning(name, raw, `allowed: ${allowed}`);
+  if (Number.isInteger(n) && n >= min && n <= max) return n;
+  envWarning(name, env[name]!, `allowed: ${allowed}`);
   return undefined;
 }

@@ -25,4 +25,4 @@ export interface BlockEvent {
 /** Messages between the agent and its worker, keyed by `code`. */
 export type WorkerMessage =
   | { code: 'block'; event: BlockEvent }
-  | { code: 'warning'; key: string; warning: 'NO_INSPECTOR' | 'LOG_DESTINATION' | 'WORKER_FAILED' | 'PROMETHEUS_ENDPOINT'; message: string };
+  | { code: 'warning'; key: string; warning: 'NO_INSPECTOR' | 'CAPTURE_FAILED' | 'LOG_DESTINATION' | 'WORKER_FAILED' | 'PROMETHEUS_ENDPOINT'; message: string };

@@ -27,6 +27,8 @@ export interface ProbeResult {
   context: ReturnType<typeof readContext> | null;
   /** worker_threads threadId of the thread that ran the probe (0: main). */
   thread?: number;
+  /** Why no frames could be taken (the app froze Error.prepareStackTrace, …); absent when they were. */
+  failure?: string;
 }
 
 const STACK_LIMIT = 64;
@@ -105,28 +107,92 @@ function collect(_: unknown, sites: CallSiteLike[]): RawFrame[] {
   return frames;
 }
 
-export function probe(): string {
-  const at = performance.now();
+/**
+ * What the probe needs, taken when loopwatch loads: APM agents, error libraries and
+ * source-map-support patch `Error.captureStackTrace`, `Error.prepareStackTrace` or replace
+ * `globalThis.Error` after the preload, and a probe that looked them up at capture time got
+ * the app's string stack or a throw (`culprit: null`, issue 13).
+ */
+const OwnError = Error;
+const captureStackTrace = Error.captureStackTrace;
+const stringify = JSON.stringify;
+const nodeTiming = performance.nodeTiming;
+const now = performance.now.bind(performance);
+const { getOwnPropertyDescriptor } = Object;
+const { defineProperty, deleteProperty } = Reflect;
+
+/** A property replaced for the duration of one capture, and how to put it back. */
+interface Swapped {
+  target: object;
+  key: 'prepareStackTrace' | 'stackTraceLimit';
+  had: PropertyDescriptor | undefined;
+}
+
+/** Sets `target[key]` to `value` without calling the app's setters; null if it cannot. */
+function swap(target: object, key: Swapped['key'], value: unknown, done: Swapped[]): boolean {
+  const had = getOwnPropertyDescriptor(target, key);
+  // A non-configurable property can still take a new value if it is writable.
+  const ok = defineProperty(target, key, had && !had.configurable ? { value } : { value, writable: true, configurable: true });
+  if (ok) done.push({ target, key, had });
+  return ok;
+}
+
+function restore(done: Swapped[]): void {
+  for (let i = done.length - 1; i >= 0; i--) {
+    const { target, key, had } = done[i];
+    if (had) defineProperty(target, key, had);
+    else deleteProperty(target, key);
+  }
+}
+
+/**
+ * The blocked thread's frames. Node formats a captured stack with
+ * `globalThis.Error.prepareStackTrace` if that is a function, else with the main context's
+ * `Error.prepareStackTrace` (lib/internal/errors.js, the same on Node 20 and 24; measured:
+ * a formatter of the app's own on a replaced `globalThis.Error` wins over one set on the
+ * original), so ours goes on both for the capture and the app's are put back right after.
+ * V8 reads `stackTraceLimit` from the original constructor. Throws with the reason when the
+ * app's formatter cannot be set aside (frozen), without running it.
+ */
+function captureFrames(): RawFrame[] {
+  const done: Swapped[] = [];
   try {
-    const prevPrepare = Error.prepareStackTrace;
-    const prevLimit = Error.stackTraceLimit;
+    const current = (globalThis as { Error?: unknown }).Error;
+    const targets: object[] = [OwnError];
+    if (current !== OwnError && (typeof current === 'function' || (typeof current === 'object' && current !== null))) targets.push(current);
+    for (const target of targets) {
+      if (!swap(target, 'prepareStackTrace', collect, done)) {
+        throw new OwnError(`${target === OwnError ? 'Error' : 'globalThis.Error'}.prepareStackTrace cannot be replaced (it is frozen)`);
+      }
+    }
+    swap(OwnError, 'stackTraceLimit', STACK_LIMIT, done);
+    const holder: { stack?: unknown } = {};
+    captureStackTrace(holder, probe);
+    const frames = holder.stack;
+    if (!Array.isArray(frames)) throw new OwnError(`the stack came back as ${typeof frames}, not as frames (Error.prepareStackTrace was not used)`);
+    return frames as RawFrame[];
+  } finally {
+    restore(done);
+  }
+}
+
+export function probe(): string {
+  const at = now();
+  try {
     let frames: RawFrame[] = [];
+    let failure: string | undefined;
     try {
-      Error.stackTraceLimit = STACK_LIMIT;
-      Error.prepareStackTrace = collect as typeof Error.prepareStackTrace;
-      const holder: { stack?: unknown } = {};
-      Error.captureStackTrace(holder, probe);
-      frames = holder.stack as RawFrame[];
-    } finally {
-      Error.prepareStackTrace = prevPrepare;
-      Error.stackTraceLimit = prevLimit;
+      frames = captureFrames();
+    } catch (err) {
+      failure = String((err as Error)?.message ?? err);
     }
     const context = readContext();
     addActiveSpan(context);
-    const result: ProbeResult = { at, idle: performance.nodeTiming.idleTime, frames, context, thread: threadId };
-    return JSON.stringify(result);
-  } catch {
-    return JSON.stringify({ at, idle: performance.nodeTiming.idleTime, frames: [], context: null });
+    const result: ProbeResult = { at, idle: nodeTiming.idleTime, frames, context, thread: threadId };
+    if (failure !== undefined) result.failure = failure;
+    return stringify(result);
+  } catch (err) {
+    return stringify({ at, idle: nodeTiming.idleTime, frames: [], context: null, failure: String((err as Error)?.message ?? err) });
   }
 }
 

@@ -19,6 +19,7 @@ try {
   if (enabledFromEnv()) {
     const options = optionsFromEnv();
     if (isMainThread) {
+      workerThreadsFromEnv(); // read here too: a bad value warns before the app starts a worker
       const otlp = options.otel === false ? null : prepareOtlp();
       startOtlp(start(options), otlp);
       installTestRunnerContext();

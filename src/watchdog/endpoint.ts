@@ -4,6 +4,7 @@
  * series only; the app's prom-client registry, if any, stays on the app's own server.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import type { BlockMetrics } from '../metrics/block-store.js';
 import { contentType, type ExpositionFormat, negotiate, render } from '../metrics/exposition.js';
 import { buildFamilies } from '../metrics/families.js';
@@ -92,13 +93,8 @@ export function startEndpoint(opts: EndpointOptions): Endpoint {
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
-  server.on('error', (err: NodeJS.ErrnoException) => {
-    const why = err.code === 'EADDRINUSE' ? 'the port is in use'
-      : err.code === 'EACCES' ? 'permission denied'
-      : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'the host does not resolve'
-      : err.code === 'EADDRNOTAVAIL' ? 'the address is not on this machine'
-      : err.message;
-    fail(server, `loopwatch cannot serve Prometheus metrics on ${formatAddress(opts.host, opts.port)} (${why}); the agent runs on without the endpoint`);
+  server.on('error', (err: NodeJS.ErrnoException & { address?: string }) => {
+    fail(server, `loopwatch cannot serve Prometheus metrics on ${formatAddress(opts.host, opts.port)} (${listenProblem(err, opts.host, opts.port)}); the agent runs on without the endpoint`);
   });
   try {
     server.listen(opts.port, opts.host);
@@ -112,6 +108,27 @@ export function startEndpoint(opts: EndpointOptions): Endpoint {
       server.closeAllConnections?.();
     },
   };
+}
+
+/** Why listening failed, in words that point at the fix: one cause per error code. */
+export function listenProblem(err: NodeJS.ErrnoException & { address?: string }, host: string, port: number): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return 'the port is in use';
+    case 'EACCES':
+      return port < 1024 ? 'permission denied: ports below 1024 need privileges' : 'permission denied';
+    case 'EADDRNOTAVAIL':
+      // A name that resolved: say what it resolved to, since that is what is not here.
+      return isIP(host) || !err.address ? 'the address is not on this machine' : `the host name resolves to ${err.address}, which is not an address of this machine`;
+    case 'EAFNOSUPPORT':
+      return 'this machine does not support that address family (IPv6 disabled?)';
+    case 'ENOTFOUND':
+      return 'the host name does not resolve';
+    case 'EAI_AGAIN':
+      return 'the host name could not be resolved now (DNS temporarily unavailable)';
+    default:
+      return err.message;
+  }
 }
 
 function formatAddress(host: string, port: number): string {

@@ -33,6 +33,8 @@ export interface WatchdogSinks {
   report(event: BlockEvent): void;
   /** A block's first stack sample arrived: the worker is free until the next one. */
   sampled?(): void;
+  /** The probe ran but could not take the frames (ProbeResult.failure says why). */
+  captureFailed?(reason: string): void;
 }
 
 interface Stall {
@@ -194,6 +196,7 @@ export class Watchdog {
   }
 
   #onCapture(stall: Stall, result: ProbeResult | null): void {
+    if (result?.failure !== undefined) this.sinks.captureFailed?.(result.failure);
     if (!result || this.#stall !== stall) return;
     // A probe served after the recovery beat saw the code that ran after the block.
     if (stall.recovered && result.at > stall.recovered.at) return;

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { WorkerMessage } from '../event.js';
-import { BlockLog, openDestination } from '../exporters/log.js';
+import { BlockLog, FALLBACK_FD, openDestination } from '../exporters/log.js';
 import type { LogDestination } from '../config.js';
 import { F64, FLAG, I32, viewSharedState } from '../shared-state.js';
 import { BlockMetrics } from '../metrics/block-store.js';
@@ -38,11 +38,17 @@ function main(): void {
   const { buffer, config } = workerData as WorkerData;
   const state = viewSharedState(buffer);
 
+  // A file destination that cannot be opened (missing folder, read-only file) or later
+  // written falls back to stderr, the default destination, with one warning saying so.
+  const logWarning = (what: string, reason: string): void => {
+    post({ code: 'warning', key: 'log', warning: 'LOG_DESTINATION', message: `loopwatch cannot ${what} its log destination ${JSON.stringify(config.log)} (LOOPWATCH_LOG): ${reason}; block lines go to stderr instead` });
+  };
   let fd: number | null = null;
   try {
     fd = openDestination(config.log);
   } catch (err) {
-    post({ code: 'warning', key: 'log', warning: 'LOG_DESTINATION', message: `cannot open LOOPWATCH_LOG destination ${JSON.stringify(config.log)}: ${(err as Error).message}; block lines are not written` });
+    fd = FALLBACK_FD;
+    logWarning('open', (err as Error)?.message ?? String(err));
   }
 
   const originHr = state.f64[F64.ORIGIN_HR_MS];
@@ -51,10 +57,11 @@ function main(): void {
     return s * 1e3 + ns / 1e6 - originHr;
   };
 
-  const log = new BlockLog(fd);
+  const log = new BlockLog(fd, (reason) => logWarning('write to', reason));
   // A watchdog started by an agent in one of the app's worker threads captures that thread.
   const target = config.thread.id === 0 ? undefined : { threadId: config.thread.id, onName: (name: string) => { config.thread.name = name; } };
   const blocks = config.prometheus ? new BlockMetrics(config.prometheus.topN) : null;
+  let captureWarned = false;
   const capturer = new Capturer((reason) => {
     post({ code: 'warning', key: 'inspector', warning: 'NO_INSPECTOR', message: `loopwatch cannot capture stacks (inspector unavailable: ${reason}); blocks are still detected and timed, without stacks` });
   }, undefined, target);
@@ -78,6 +85,12 @@ function main(): void {
       } catch {
         // Reported when the line is written.
       }
+    },
+    captureFailed(reason) {
+      // Once: every later probe of a process that froze Error.prepareStackTrace fails alike.
+      if (captureWarned) return;
+      captureWarned = true;
+      post({ code: 'warning', key: 'capture', warning: 'CAPTURE_FAILED', message: `loopwatch could not capture a stack: ${reason}; blocks are still detected and timed, without stacks` });
     },
   }, mainNow);
 

@@ -2,7 +2,7 @@
  * LOOPWATCH_* environment variables read by the register entry: bad values warn once each
  * and fall back to the defaults; LOOPWATCH_LOG and LOOPWATCH_ENABLED route or silence lines.
  */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,16 +15,32 @@ afterEach(cleanup);
 const CODE = 'LOOPWATCH_WARN_INVALID_ENV';
 const NODE_WARNING = new RegExp(`^\\(node:\\d+\\) \\[${CODE}\\] LoopwatchWarning: `);
 
-const INVALID: { title: string; env: Record<string, string> }[] = [
+/** Every variable the register entry reads. */
+const ALL_VARS = [
+  'LOOPWATCH_THRESHOLD_MS', 'LOOPWATCH_LOG', 'LOOPWATCH_CONTEXT', 'LOOPWATCH_ENABLED', 'LOOPWATCH_OTEL',
+  'LOOPWATCH_OTEL_RUNTIME_METRICS', 'LOOPWATCH_PROMETHEUS_PORT', 'LOOPWATCH_PROMETHEUS_HOST', 'LOOPWATCH_METRICS_TOP_N',
+  'LOOPWATCH_WORKER_THREADS',
+];
+const every = (value: string): Record<string, string> => Object.fromEntries(ALL_VARS.map((name) => [name, value]));
+
+const INVALID: { title: string; env: Record<string, string>; message?: RegExp }[] = [
   {
     title: 'LOOPWATCH_THRESHOLD_MS=abc, LOOPWATCH_CONTEXT=maybe, LOOPWATCH_LOG="   "',
     env: { LOOPWATCH_THRESHOLD_MS: 'abc', LOOPWATCH_CONTEXT: 'maybe', LOOPWATCH_LOG: '   ' },
   },
   { title: 'LOOPWATCH_THRESHOLD_MS=0', env: { LOOPWATCH_THRESHOLD_MS: '0' } },
+  // Issue 13: an empty value (a template that lost it) was silently the default.
+  { title: 'every LOOPWATCH_* variable empty', env: every(''), message: /="" is not valid \(it is empty; allowed: [^)]+\); using the default$/ },
+  { title: 'every LOOPWATCH_* variable blank', env: every(' \t'), message: /=" \\t" is not valid \(it is empty; allowed: [^)]+\); using the default$/ },
+  {
+    title: 'LOOPWATCH_PROMETHEUS_HOST=999.1.1.1 (not an IP address, not a host name)',
+    env: { LOOPWATCH_PROMETHEUS_HOST: '999.1.1.1' },
+    message: /^.*LOOPWATCH_PROMETHEUS_HOST="999\.1\.1\.1" is not valid \(not an IP address: 999 is more than 255; allowed: an IP address or host name\); using the default$/,
+  },
 ];
 
 describe('invalid values', () => {
-  for (const { title, env } of INVALID) {
+  for (const { title, env, message } of INVALID) {
     it(`${title} → one warning per variable, the defaults, blocks still detected`, async () => {
       const child = spawnFixture('http-app.cjs', { env });
       const port = await child.port();
@@ -39,11 +55,13 @@ describe('invalid values', () => {
       const all = warnings(child.stderr, CODE);
       expect(all, child.stderr).toHaveLength(Object.keys(env).length);
       for (const [name, value] of Object.entries(env)) {
-        const mine = all.filter((w) => w.includes(name));
+        const mine = all.filter((w) => w.includes(`${name}=`));
         expect(mine, `warnings naming ${name}:\n${child.stderr}`).toHaveLength(1);
         expect(mine[0]).toMatch(NODE_WARNING);
-        expect(mine[0]).toContain(JSON.stringify(value));
+        expect(mine[0]).toContain(`${name}=${JSON.stringify(value)}`);
+        if (message) expect(mine[0]).toMatch(message);
       }
+      expect(warnings(child.stderr, 'LOOPWATCH_WARN_PROMETHEUS_ENDPOINT'), child.stderr).toHaveLength(0);
     });
   }
 });
@@ -76,6 +94,58 @@ describe('LOOPWATCH_LOG', () => {
     expect(blocks[0].block.context.path).toBe('/block/sync');
     expect(child.allBlocks('stderr'), child.describe()).toHaveLength(0);
     expect(child.allBlocks('stdout'), child.describe()).toHaveLength(0);
+  });
+
+  /**
+   * An unusable file falls back to stderr with one warning saying so, for the final lines
+   * and the ongoing ones of a block still going on (issue 13). 800 ms: past stuckMs (500).
+   */
+  async function fallsBackToStderr(env: Record<string, string>, extra: { uid?: number; gid?: number } = {}): Promise<string> {
+    const child = spawnFixture('http-app.cjs', { env, ...extra });
+    const port = await child.port();
+    expect((await request(port, '/block/sync?ms=800')).status).toBe(200);
+    const lines = await child.waitFor(() => {
+      const b = child.blocks();
+      return b.some((l) => !l.block.ongoing) ? b : undefined;
+    }, { timeoutMs: 5000, what: 'the final block line on stderr' });
+    expect(await quit(child, port)).toEqual({ code: 0, signal: null });
+    const ongoing = lines.filter((l) => l.block.ongoing);
+    const final = lines.filter((l) => !l.block.ongoing);
+    expect(ongoing.length, child.describe()).toBeGreaterThanOrEqual(1);
+    expect(ongoing[0].block.culprit?.function).toBe('burnCpu');
+    expect(final, child.describe()).toHaveLength(1);
+    expect(final[0].block.durationMs).toBeGreaterThanOrEqual(790);
+    expect(final[0].block.context.path).toBe('/block/sync');
+    const warned = warnings(child.stderr, 'LOOPWATCH_WARN_LOG_DESTINATION');
+    expect(warned, child.stderr).toHaveLength(1);
+    expect(warned[0]).toContain(JSON.stringify(env.LOOPWATCH_LOG));
+    expect(warned[0]).toContain('block lines go to stderr instead');
+    // The warm-up's lines, before the ready line, went to stderr too: none was lost.
+    expect(child.allBlocks().length).toBeGreaterThan(lines.length);
+    return warned[0];
+  }
+
+  it('a folder that does not exist: lines, ongoing ones too, go to stderr, and the warning says so', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'loopwatch-log-'));
+    const warning = await fallsBackToStderr({ LOOPWATCH_LOG: join(dir, 'missing', 'blocks.jsonl') });
+    expect(warning).toMatch(/cannot open .*ENOENT/);
+  });
+
+  it('a read-only file: lines, ongoing ones too, go to stderr, and the warning says so', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'loopwatch-log-'));
+    const file = join(dir, 'blocks.jsonl');
+    writeFileSync(file, '');
+    chmodSync(file, 0o444);
+    // Root writes read-only files anyway: the fixture then runs as nobody, as an app would.
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const warning = await fallsBackToStderr({ LOOPWATCH_LOG: file }, asUser);
+    expect(warning).toMatch(/cannot open .*EACCES/);
+    expect(readFileSync(file, 'utf8')).toBe('');
+  });
+
+  it('a file that opens but takes no writes (/dev/full: a full disk): lines go to stderr from the first failed write', async () => {
+    const warning = await fallsBackToStderr({ LOOPWATCH_LOG: '/dev/full' });
+    expect(warning).toMatch(/cannot write to .*ENOSPC/);
   });
 
   it('stdout: lines go to stdout, not stderr', async () => {

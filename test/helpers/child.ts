@@ -96,6 +96,9 @@ export interface SpawnOptions {
   nodeArgs?: string[];
   /** Working directory (the app's root); default the repository root. */
   cwd?: string;
+  /** Run the fixture as this user and group (a test running as root that needs file permissions to apply). */
+  uid?: number;
+  gid?: number;
 }
 
 export interface Ready {
@@ -140,6 +143,8 @@ export class Child {
       cwd: opts.cwd ?? ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.uid === undefined ? {} : { uid: opts.uid }),
+      ...(opts.gid === undefined ? {} : { gid: opts.gid }),
     });
     this.exited = new Promise<Exit>((resolve) => {
       // 'close', not 'exit': it comes after the pipes are drained, so the output is complete.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { confirmFor, DEFAULTS, enabledFromEnv, heartbeatFor, optionsFromEnv, resolveOptions, workerThreadsFromEnv } from '../../src/config.js';
+import { confirmFor, DEFAULTS, enabledFromEnv, heartbeatFor, hostProblem, optionsFromEnv, resolveOptions, workerThreadsFromEnv } from '../../src/config.js';
 import { LoopwatchRangeError, LoopwatchTypeError } from '../../src/errors.js';
 import { expectOptionRejected } from '../helpers/options.js';
 
@@ -64,6 +64,31 @@ describe('optionsFromEnv', () => {
     expect(optionsFromEnv({ LOOPWATCH_THRESHOLD_MS: '0' })).toEqual({});
     expect(optionsFromEnv({ LOOPWATCH_CONTEXT: 'maybe' })).toEqual({});
     expect(optionsFromEnv({ LOOPWATCH_LOG: '   ' })).toEqual({});
+  });
+
+  it('an empty or blank variable is a bad value: the default applies (issue 13)', () => {
+    const names = ['LOOPWATCH_THRESHOLD_MS', 'LOOPWATCH_LOG', 'LOOPWATCH_CONTEXT', 'LOOPWATCH_OTEL', 'LOOPWATCH_OTEL_RUNTIME_METRICS', 'LOOPWATCH_PROMETHEUS_PORT', 'LOOPWATCH_PROMETHEUS_HOST', 'LOOPWATCH_METRICS_TOP_N'];
+    for (const value of ['', ' ', '\t']) {
+      expect(optionsFromEnv(Object.fromEntries(names.map((n) => [n, value]))), JSON.stringify(value)).toEqual({});
+      expect(enabledFromEnv({ LOOPWATCH_ENABLED: value })).toBe(true);
+      expect(workerThreadsFromEnv({ LOOPWATCH_WORKER_THREADS: value })).toBe(false);
+    }
+  });
+
+  it('LOOPWATCH_PROMETHEUS_HOST: numbers only is meant as an IPv4 address and must be one', () => {
+    expect(optionsFromEnv({ LOOPWATCH_PROMETHEUS_HOST: '999.1.1.1' })).toEqual({});
+    expect(optionsFromEnv({ LOOPWATCH_PROMETHEUS_HOST: ' 10.1.2.3 ' })).toEqual({ prometheusHost: '10.1.2.3' });
+    expect(hostProblem('999.1.1.1')).toBe('not an IP address: 999 is more than 255');
+    expect(hostProblem('1.2.256.4')).toBe('not an IP address: 256 is more than 255');
+    expect(hostProblem('1.2.3')).toMatch(/^not an IP address: an IPv4 address is four numbers from 0 to 255/);
+    expect(hostProblem('12345')).toMatch(/^not an IP address/);
+    expect(hostProblem('host.123')).toBe('not a host name: its last label is all digits');
+    expect(hostProblem('a..b')).toMatch(/no empty label/);
+    expect(hostProblem('bad_host')).toBe('not a host name: "bad_host" is not letters, digits and inner hyphens');
+    expect(hostProblem('::g')).toBe('not an IPv6 address');
+    expect(hostProblem('')).toBe('it is empty');
+    expect(hostProblem('x'.repeat(254))).toMatch(/at most 253 characters/);
+    for (const ok of ['127.0.0.1', '0.0.0.0', '::1', '[::1]', 'localhost', 'metrics.internal', '9lives.example', 'host-1.example.com.']) expect(hostProblem(ok), ok).toBeNull();
   });
 
   it('reads LOOPWATCH_ENABLED', () => {
