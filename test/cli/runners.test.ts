@@ -30,10 +30,10 @@ const RUNNERS: { name: string; project: string; command: string[]; env: Record<s
 describe.each(RUNNERS)('loopwatch run --fail-on-block -- $name', ({ project: name, command, env }) => {
   it('fails on the test that blocks, naming the test and the blocking function', async () => {
     const cwd = project(name);
-    const r = await runCli(['run', '--fail-on-block', '--', ...command], { cwd, env, timeoutMs: 90_000 });
+    const r = await runCli(['run', '--fail-on-block=100', '--', ...command], { cwd, env, timeoutMs: 90_000 });
     expect(r.code, r.stderr).toBe(3);
     const failure = r.stderr.slice(r.stderr.indexOf('loopwatch: FAILED'));
-    expect(failure).toMatch(/FAILED: \d+ blocks? of 50 ms or more/);
+    expect(failure).toMatch(/FAILED: \d+ blocks? of 100 ms or more/);
     expect(failure).toMatch(/test hash\.test\.mjs > passwords > hashes them on the loop: 1 block, worst 1[4-9]\d\.\d ms/);
     expect(failure).toMatch(/culprit: hashPasswords \(hash\.test\.mjs:\d+\)/);
     expect(failure).toContain('hint: crypto.pbkdf2Sync blocks the loop');
@@ -44,9 +44,9 @@ describe.each(RUNNERS)('loopwatch run --fail-on-block -- $name', ({ project: nam
   it('passes once that test is removed', async () => {
     const cwd = project(name);
     rmSync(join(cwd, 'hash.test.mjs'));
-    const r = await runCli(['run', '--fail-on-block', '--', ...command], { cwd, env, timeoutMs: 90_000 });
+    const r = await runCli(['run', '--fail-on-block=100', '--', ...command], { cwd, env, timeoutMs: 90_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/loopwatch: no block of 50 ms or more in tests or app code/);
+    expect(r.stderr).toMatch(/loopwatch: no block of 100 ms or more in tests or app code/);
   });
 });
 
