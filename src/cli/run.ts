@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { addPreload } from '../node-options.js';
 import { type Flags, numberFlag, parseArgs, switchFlag, UsageError } from './args.js';
 import { BlockCollector, fmtMs, formatStack, formatTable, type ReportBlock, sourceOf, summarize } from './summary.js';
@@ -28,7 +29,7 @@ Options:
   --threshold <ms>      a stall at least this long is a block (LOOPWATCH_THRESHOLD_MS,
                         default 50; lowered to the --fail-on-block budget if that is lower)
   --log <file>          append the block lines (JSONL) to this file and keep it (default:
-                        a temporary file, removed at the end)
+                        a temporary file, removed at the end; LOOPWATCH_LOG is replaced)
   --context on|off      request and job context (LOOPWATCH_CONTEXT, default on)
   --worker-threads on|off
                         also watch worker threads (LOOPWATCH_WORKER_THREADS; default on
@@ -117,6 +118,8 @@ class LogFollower {
   #offset: number;
   #partial = '';
   readonly #buf = Buffer.alloc(64 * 1024);
+  /** Keeps a character split across two reads whole. */
+  readonly #decoder = new StringDecoder('utf8');
   constructor(file: string, readonly onLine: (line: string) => void) {
     this.#fd = openSync(file, 'a+');
     this.#offset = fstatSync(this.#fd).size;
@@ -126,7 +129,7 @@ class LogFollower {
       const n = readSync(this.#fd, this.#buf, 0, this.#buf.length, this.#offset);
       if (n <= 0) return;
       this.#offset += n;
-      const text = this.#partial + this.#buf.toString('utf8', 0, n);
+      const text = this.#partial + this.#decoder.write(this.#buf.subarray(0, n));
       const lines = text.split('\n');
       this.#partial = lines.pop() ?? '';
       for (const l of lines) this.onLine(l);
