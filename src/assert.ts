@@ -15,6 +15,7 @@ export interface NoBlockOptions {
 
 /** What assertNoBlock rejects with: `blocks` are the events over budget, longest first. */
 export class LoopwatchBlockedError extends LoopwatchError {
+  static override readonly brand: string = 'LoopwatchBlockedError';
   readonly blocks: BlockEvent[];
   readonly budgetMs: number;
   constructor(blocks: BlockEvent[], budgetMs: number) {

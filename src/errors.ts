@@ -26,31 +26,70 @@ export const WARNING_CODES = {
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 export type WarningCode = (typeof WARNING_CODES)[keyof typeof WARNING_CODES];
 
-/** Base class: `err instanceof LoopwatchError` catches everything loopwatch throws. */
+/**
+ * Each entry point (`loopwatch`, `/otel`, `/prometheus`, …) bundles its own copy of these
+ * classes, in an ESM and a CJS build, and an app may load several. An error therefore
+ * carries a brand (a registered symbol, the same in every copy: the classes it belongs to)
+ * and `instanceof` checks the brand, so an error thrown by one copy is an instance of the
+ * classes of every other (undici brands its errors the same way).
+ */
+const BRAND = Symbol.for('loopwatch.error.v1');
+
+type Branded = { [BRAND]?: readonly string[] };
+
+function brand(err: Error, names: readonly string[]): void {
+  Object.defineProperty(err, BRAND, { value: Object.freeze([...names]), enumerable: false });
+}
+
+function branded(value: unknown, name: string): boolean {
+  const names = value !== null && typeof value === 'object' ? (value as Branded)[BRAND] : undefined;
+  return Array.isArray(names) && names.includes(name);
+}
+
+/** Base class: `err instanceof LoopwatchError` catches everything loopwatch throws, from any copy. */
 export class LoopwatchError extends Error {
+  /** The brand of errors of this class (subclasses set their own). */
+  static readonly brand: string = 'LoopwatchError';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value, this.brand);
+  }
+
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);
     this.name = 'LoopwatchError';
     this.code = code;
+    const names: string[] = [];
+    for (let c = new.target as unknown as { brand?: string } | null; c && typeof c.brand === 'string'; c = Object.getPrototypeOf(c)) names.push(c.brand);
+    brand(this, names);
   }
 }
 
-/** A wrong type for an option, in the shape of Node's ERR_INVALID_ARG_TYPE. */
+/** A wrong type for an option, in the shape of Node's ERR_INVALID_ARG_TYPE; also `instanceof LoopwatchError`. */
 export class LoopwatchTypeError extends TypeError {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value, 'LoopwatchTypeError');
+  }
+
   readonly code = ERROR_CODES.INVALID_OPTION_TYPE;
   constructor(message: string) {
     super(message);
     this.name = 'LoopwatchTypeError';
+    brand(this, ['LoopwatchTypeError', 'LoopwatchError']);
   }
 }
 
-/** A value of the right type outside what is allowed. */
+/** A value of the right type outside what is allowed; also `instanceof LoopwatchError`. */
 export class LoopwatchRangeError extends RangeError {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value, 'LoopwatchRangeError');
+  }
+
   readonly code = ERROR_CODES.INVALID_OPTION_VALUE;
   constructor(message: string) {
     super(message);
     this.name = 'LoopwatchRangeError';
+    brand(this, ['LoopwatchRangeError', 'LoopwatchError']);
   }
 }
 

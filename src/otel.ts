@@ -5,12 +5,14 @@
  * that keep their providers out of the globals, and for the names.
  */
 import * as api from '@opentelemetry/api';
-import { current, type Monitor } from './agent.js';
+import type { Monitor } from './agent.js';
 import { describe, LoopwatchError, ERROR_CODES, LoopwatchTypeError } from './errors.js';
-import { OTEL_BRIDGE_KEY, type OtelBridge } from './exporters/otel.js';
+import type { OtelBridge } from './exporters/otel.js';
+import { OTEL_BRIDGE_KEY } from './exporters/otel-keys.js';
+import { AGENT_KEY } from './metrics/source.js';
 
 export { BLOCK_SPAN_NAME, BLOCK_SPAN_ATTRIBUTES } from './exporters/otel-spans.js';
-export { SCOPE as INSTRUMENTATION_SCOPE } from './exporters/otel.js';
+export { SCOPE as INSTRUMENTATION_SCOPE } from './exporters/otel-keys.js';
 
 export interface OpenTelemetryOptions {
   /** Meter provider for loopwatch's metrics (default: the global one, followed as it changes). */
@@ -40,7 +42,8 @@ export function useOpenTelemetry(options: OpenTelemetryOptions = {}): void {
   }
   checkProvider('meterProvider', options.meterProvider, 'getMeter');
   checkProvider('tracerProvider', options.tracerProvider, 'getTracer');
-  const monitor = (options.monitor ?? current()) as WithBridge | undefined;
+  // The running agent, from its global: importing agent.js would bundle the whole agent here.
+  const monitor = (options.monitor ?? (globalThis as Record<symbol, unknown>)[AGENT_KEY]) as WithBridge | undefined;
   const bridge = monitor?.[OTEL_BRIDGE_KEY]?.(api);
   if (!bridge) {
     throw new LoopwatchError(ERROR_CODES.NOT_STARTED, 'useOpenTelemetry() needs a running loopwatch monitor: call start() first (or preload loopwatch/register)');

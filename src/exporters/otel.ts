@@ -7,12 +7,9 @@ import { LoopInstruments } from './otel-metrics.js';
 import { BlockLabels } from '../metrics/labels.js';
 import { emitBlockSpan } from './otel-spans.js';
 import { otelGlobal } from '../otel-global.js';
+import { SCOPE } from './otel-keys.js';
 
-/** Instrumentation scope of loopwatch's meter and tracer. */
-export const SCOPE = 'loopwatch';
-
-/** The bridge of a running agent, so that the ESM and CJS copies (and loopwatch/otel) share one. */
-export const OTEL_BRIDGE_KEY: unique symbol = Symbol.for('loopwatch.otel.v1') as never;
+export { OTEL_BRIDGE_KEY, SCOPE } from './otel-keys.js';
 
 /** How often, at most, the bridge looks for an SDK registered after it started (then every 5 s). */
 const POLL_FIRST_MS = 250;
