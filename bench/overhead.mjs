@@ -2,7 +2,7 @@
 //
 //   node bench/overhead.mjs [--pairs 9] [--context on|off] [--node /path/to/node] ...
 //
-// Method (DESIGN.md, "Measuring overhead on these 2-core VMs"): every measurement is a
+// Method (bench/README.md, "overhead.mjs"): every measurement is a
 // fresh app process pinned to one core (taskset), loaded by autocannon pinned to the other
 // core for a fixed time at fixed connections. CPU per request = process CPU time (all
 // threads, process.cpuUsage() read by the app at the start and end of the window) divided

@@ -2,7 +2,7 @@ import type { StackFrame } from './attribution/frames.js';
 import type { ProfileEntry } from './attribution/profile.js';
 import type { BlockContext } from './context.js';
 
-/** The block event: the log line's `block` field and the payload of `monitor.on('block')`. Contract: see DESIGN.md. */
+/** The block event: the log line's `block` field and the payload of `monitor.on('block')`. Contract: README, "The block event". */
 export interface BlockEvent {
   id: string;
   thread: { id: number; name: string };

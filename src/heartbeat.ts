@@ -4,7 +4,7 @@ import { F64, FLAG, I32, recordDelay, type SharedState } from './shared-state.js
  * The main thread's only recurring work: one unref'd interval that stamps the time and
  * the loop's idle time into shared memory, and records how late it fired (loop delay)
  * into a cumulative histogram that is never reset (a reset forgets the tick in progress,
- * which is how prom-client and OTel runtime metrics lose blocks; see DESIGN.md).
+ * which is how prom-client and OTel runtime metrics lose blocks: bench/scrape-loss.mjs).
  */
 export class Heartbeat {
   readonly #state: SharedState;

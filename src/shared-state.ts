@@ -76,7 +76,7 @@ export const F64 = {
  * [FINE_MIN_S × 2^((i-1)/FINE_PER_OCTAVE), FINE_MIN_S × 2^(i/FINE_PER_OCTAVE)), the last one
  * everything from ~105 s up. 16 buckets per doubling bound the relative error of a
  * percentile read from it to 2^(1/16) − 1 ≈ 4.4 %. Readers take differences of these
- * never-reset counts between two reads, so no delay is lost to a reset (see DESIGN.md).
+ * never-reset counts between two reads, so no delay is lost to a reset (see metrics/loop-stats.ts).
  */
 export const FINE_MIN_S = 1e-4;
 export const FINE_PER_OCTAVE = 16;

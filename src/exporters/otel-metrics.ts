@@ -47,7 +47,7 @@ const opts = (m: MetricName, extra: object = {}): { description: string; unit: s
 /**
  * loopwatch's instruments on one meter. Everything except the block records is computed at
  * collect time, from the heartbeat's cumulative figures in shared memory (never reset, see
- * DESIGN.md) and the loop's own utilization counters.
+ * metrics/loop-stats.ts) and the loop's own utilization counters.
  */
 export class LoopInstruments {
   readonly #meter: Meter;

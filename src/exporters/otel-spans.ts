@@ -3,7 +3,7 @@ import type { BlockEvent } from '../event.js';
 import type { TraceFields } from '../probe.js';
 import { SPAN_ID, TRACE_ID } from '../otel-global.js';
 
-/** Contract (DESIGN.md): the name of the span each block becomes. */
+/** Contract (README, "OpenTelemetry"): the name of the span each block becomes. */
 export const BLOCK_SPAN_NAME = 'event_loop.block';
 
 /** Attribute keys of a block span: semantic conventions where one exists, `loopwatch.block.*` otherwise. */

@@ -7,7 +7,7 @@
  * copy of what it saw last and reports the difference, so a delay recorded just before or
  * after a scrape lands in one interval or the next, never in none (prom-client and the
  * OpenTelemetry runtime metrics call monitorEventLoopDelay().reset() at every read, which
- * loses the tick in progress; see DESIGN.md). Several readers do not disturb each other.
+ * loses the tick in progress: bench/scrape-loss.mjs measures it). Several readers do not disturb each other.
  */
 import {
   DELAY_BUCKETS_S, F64, FINE_BUCKETS, fineLower, fineUpper, I32, type SharedState,

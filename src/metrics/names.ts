@@ -1,5 +1,5 @@
 /**
- * Every metric loopwatch exports, in one place. Contract: DESIGN.md, "Metrics". Dashboards,
+ * Every metric loopwatch exports, in one place. Contract: README, "Metrics". Dashboards,
  * alert rules and their tests read these names; change them only together with those.
  *
  * Prometheus names carry their unit (`_seconds`, `_ratio`, `_total`); OpenTelemetry names
@@ -32,7 +32,7 @@ function metric(
   return Object.freeze({ prometheus, otel, type, unit, labels: Object.freeze([...labels]), help });
 }
 
-/** Percentile and moment gauges of the loop delay, in the order of DESIGN's table. */
+/** Percentile and moment gauges of the loop delay, in the order of the README's metrics table. */
 export const DELAY_STATS = Object.freeze(['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const);
 export type DelayStat = (typeof DELAY_STATS)[number];
 

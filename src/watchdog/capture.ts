@@ -37,7 +37,7 @@ const WORKER_CAPTURE_TIMEOUT_MS = 1000;
  * Stack captures of the main thread (or of one of the app's worker threads) from the
  * watchdog worker. A session is connected only
  * while a block is being tracked: a session still connected at exit makes Node print
- * "Waiting for the debugger to disconnect..." (DESIGN.md).
+ * "Waiting for the debugger to disconnect..." (README, "How it works": Exit).
  */
 export class Capturer {
   #session: Session | null = null;

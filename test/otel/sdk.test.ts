@@ -77,7 +77,7 @@ function expectChildOfServerSpan(line: BlockLine, block: SpanJson, spans: SpanJs
   expect(Math.abs(block.endMs - block.startMs - line.block.durationMs), seen).toBeLessThan(1);
   expect(block.startMs, seen).toBeGreaterThan(server!.startMs - 50);
   expect(block.endMs, seen).toBeLessThan(server!.endMs + 50);
-  // Attributes of DESIGN's contract.
+  // Attributes of the span contract (README, "OpenTelemetry").
   const a = block.attributes;
   // The span says what the block event says (which function that is, is attribution's
   // business, tested with the block lines; on a loaded machine a late sample can name
