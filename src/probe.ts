@@ -2,14 +2,7 @@ import { threadId } from 'node:worker_threads';
 import { readContext } from './context.js';
 import { otelGlobal, SPAN_ID, TRACE_ID } from './otel-global.js';
 
-/**
- * The function the watchdog runs *inside the blocked thread*, through an inspector
- * `Runtime.evaluate` of a fixed expression. V8 serves the evaluation as an interrupt at the
- * next stack or loop-back-edge check of the blocked code, so `captureStackTrace` sees the
- * blocking frames and the AsyncLocalStorage store is the blocked request's.
- *
- * It reads and returns; it changes nothing it does not put back, and never throws.
- */
+/** Where the probe is installed: a registered symbol, the same for the ESM and CJS copies. */
 export const PROBE_KEY = Symbol.for('loopwatch.probe.v1');
 
 /** The expression the worker evaluates. Fixed: no data from the worker is ever evaluated. */
@@ -176,6 +169,14 @@ function captureFrames(): RawFrame[] {
   }
 }
 
+/**
+ * The function the watchdog runs *inside the blocked thread*, through an inspector
+ * `Runtime.evaluate` of a fixed expression. V8 serves the evaluation as an interrupt at the
+ * next stack or loop-back-edge check of the blocked code, so `captureStackTrace` sees the
+ * blocking frames and the AsyncLocalStorage store is the blocked request's.
+ *
+ * It reads and returns; it changes nothing it does not put back, and never throws.
+ */
 export function probe(): string {
   const at = now();
   try {
@@ -196,16 +197,7 @@ export function probe(): string {
   }
 }
 
-/**
- * OpenTelemetry: the span active in the blocked code, read without loading
- * `@opentelemetry/api`. Every 1.x copy of the API keeps its registered globals on this
- * symbol (`internal/global-utils`); the context manager sits under `context`, and spans are
- * stored in a context under `Symbol.for('OpenTelemetry Context Key SPAN')`
- * (`trace/context-utils`, `createContextKey` uses Symbol.for since 1.0). A later major
- * registers under another symbol with a layout we do not know, so only 1.x is read, and
- * every step checks its type. The manager's `active()` and the span's `spanContext()` are
- * plain reads in the SDK (an AsyncLocalStorage getStore, a field).
- */
+/** The context key under which OpenTelemetry keeps the active span. */
 const OTEL_SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
 
 /** What a child span needs besides the ids. Only set when an OpenTelemetry span was active. */
@@ -218,6 +210,16 @@ interface OtelGlobal {
   context?: { active?: () => { getValue?: (key: symbol) => unknown } | undefined };
 }
 
+/**
+ * OpenTelemetry: the span active in the blocked code, read without loading
+ * `@opentelemetry/api`. Every 1.x copy of the API keeps its registered globals on this
+ * symbol (`internal/global-utils`); the context manager sits under `context`, and spans are
+ * stored in a context under `Symbol.for('OpenTelemetry Context Key SPAN')`
+ * (`trace/context-utils`, `createContextKey` uses Symbol.for since 1.0). A later major
+ * registers under another symbol with a layout we do not know, so only 1.x is read, and
+ * every step checks its type. The manager's `active()` and the span's `spanContext()` are
+ * plain reads in the SDK (an AsyncLocalStorage getStore, a field).
+ */
 function addActiveSpan(context: ReturnType<typeof readContext> & TraceFields): void {
   try {
     const api = otelGlobal<OtelGlobal>();

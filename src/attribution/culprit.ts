@@ -22,7 +22,7 @@ function firstIndex(frames: Frame[], from: number, pick: (f: Frame) => boolean):
   return -1;
 }
 
-/** Frames eligible as culprit: app frames, else dependency frames (DESIGN: "not node_modules unless nothing else is"). */
+/** Frames eligible as culprit: app frames, else dependency frames (README, "How the culprit is chosen": dependencies only if no app frame is on the stack). */
 function eligible(frames: Frame[]): (f: Frame) => boolean {
   if (frames.some((f) => f.origin === 'app')) return (f) => f.origin === 'app';
   if (frames.some((f) => f.origin === 'dependency')) return (f) => f.origin === 'dependency';
