@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
 import { join } from 'node:path';
 import * as workerThreads from 'node:worker_threads';
 import { isMainThread, threadId, Worker } from 'node:worker_threads';
@@ -39,6 +40,23 @@ export interface Monitor {
 
 type GlobalWithAgent = typeof globalThis & { [AGENT_KEY]?: Agent };
 
+const debug = debuglog('loopwatch');
+
+/**
+ * Whether this process has an inspector the watchdog can connect to. Node creates none in a
+ * `node --test` runner that isolates files in processes, nor in a `--watch` supervisor
+ * (Environment::should_create_inspector), and there `connectToMainThread()` aborts the
+ * whole process on a failed native assertion instead of throwing (measured: Node 20.20 and
+ * 24.22, exit 134, "Assertion failed: (parent_handle_) != nullptr"). Such a process gets
+ * detection and durations without stacks; its test files' processes have an inspector.
+ */
+export function inspectorUsable(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): boolean {
+  const args = [...execArgv, ...splitNodeOptions(nodeOptions ?? '')];
+  const has = (re: RegExp): boolean => args.some((a) => re.test(a));
+  if (has(/^--watch(-path)?(=|$)/)) return false;
+  return !has(/^--test(=|$)/) || has(/^--(experimental-)?test-isolation=none$/);
+}
+
 /** NODE_OPTIONS for the watchdog: the app's, without our own preload, so the worker does not start another agent. */
 export function workerNodeOptions(value: string | undefined): string | undefined {
   if (!value) return value;
@@ -75,7 +93,9 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
 
   start(): void {
     if (this.config.context) this.#unsubscribe = subscribeHttp();
-    if (this.config.captureStacks) installProbe();
+    const captureStacks = this.config.captureStacks && inspectorUsable();
+    if (this.config.captureStacks && !captureStacks) debug('no inspector in a --test runner or --watch supervisor: blocks are timed without stacks');
+    if (captureStacks) installProbe();
     this.#heartbeat.start();
     const workerData: WorkerData = {
       buffer: this.#state.buffer,
@@ -85,7 +105,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
         confirmMs: this.config.confirmMs,
         stuckMs: this.config.stuckMs,
         maxSamples: this.config.maxSamples,
-        captureStacks: this.config.captureStacks,
+        captureStacks,
         log: this.config.log,
         cwd: process.cwd(),
         thread: threadInfo(),
