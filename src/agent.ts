@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
 import { join } from 'node:path';
 import * as workerThreads from 'node:worker_threads';
 import { isMainThread, threadId, Worker } from 'node:worker_threads';
@@ -10,11 +11,14 @@ import { Heartbeat } from './heartbeat.js';
 import { BlockMetrics } from './metrics/block-store.js';
 import { AGENT_KEY, METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
 import { installProbe, removeProbe } from './probe.js';
-import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
+import { claimUntracked, createSharedState, FLAG, I32, type SharedState, untrackedPending } from './shared-state.js';
+import { formatBlockLine, untrackedEvent, writeBlockLine } from './untracked.js';
 import type { WorkerData } from './watchdog/worker.js';
 import { LOG_MESSAGE } from './exporters/log.js';
 import { apiInstalled, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
 import type * as OtelApi from '@opentelemetry/api';
+
+const debug = debuglog('loopwatch');
 
 /** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
 const EXIT_WAIT_MS = 300;
@@ -64,6 +68,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   #stopped = false;
   #otel: OtelBridge | undefined;
   #logger: { warn(obj: object, msg: string): void } | undefined;
+  readonly #thread = threadInfo();
 
   constructor(config: ResolvedConfig) {
     super();
@@ -93,7 +98,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
         captureStacks: this.config.captureStacks,
         log: this.config.log,
         cwd: process.cwd(),
-        thread: threadInfo(),
+        thread: this.#thread,
         prometheus: this.config.prometheusPort === null
           ? null
           : { port: this.config.prometheusPort, host: this.config.prometheusHost, topN: this.config.metricsTopN },
@@ -168,10 +173,28 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     this.#heartbeat.finalBeat();
     Atomics.or(i32, I32.FLAGS, FLAG.EXITING);
     Atomics.notify(i32, I32.FLAGS);
-    if (Atomics.load(i32, I32.STALL) === 1 || busy >= this.config.thresholdMs) {
-      Atomics.wait(i32, I32.EXIT_ACK, 0, EXIT_WAIT_MS);
-    }
+    // A watchdog not running yet could add nothing to the main thread's own records (a
+    // block that is over has no stack left to take): it is told not to start, and no wait.
+    const ready = this.#watchdogRunning();
+    const pending = Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1 || busy >= this.config.thresholdMs || untrackedPending(this.#state);
+    const waited = pending && ready ? Atomics.wait(i32, I32.EXIT_ACK, 0, EXIT_WAIT_MS) : 'no wait';
+    debug('exit: watchdog %s, stall %d, untracked records %d, claimed %d, wait: %s', ready ? 'running' : 'not running', Atomics.load(i32, I32.STALL), Atomics.load(i32, I32.UNTRACKED), Atomics.load(i32, I32.UNTRACKED_CLAIMED), waited);
+    this.#reportUntracked();
   };
+
+  /** Whether the watchdog runs; if not, it never will, and the main thread reports the blocks. */
+  #watchdogRunning(): boolean {
+    return Atomics.compareExchange(this.#state.i32, I32.READY, 0, -1) === 1;
+  }
+
+  /** Reports the main thread's records of blocks the watchdog has not claimed (see untracked.ts). */
+  #reportUntracked(): void {
+    for (let r = claimUntracked(this.#state); r !== null; r = claimUntracked(this.#state)) {
+      const event = untrackedEvent(this.#state, r, { thread: this.#thread, thresholdMs: this.config.thresholdMs });
+      writeBlockLine(this.config.log, formatBlockLine(event));
+      this.#onMessage({ code: 'block', event });
+    }
+  }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -190,13 +213,16 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     // Ref'd while stopping: `await monitor.stop()` must come back even when nothing else
     // keeps the loop alive.
     worker.ref();
-    if (Atomics.load(this.#state.i32, I32.STALL) === 1) {
-      // A block is being tracked: give the worker a bounded moment to report it.
+    const { i32 } = this.#state;
+    const busy = Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1 || untrackedPending(this.#state);
+    if (this.#watchdogRunning() && busy) {
+      // A block is being tracked or waits to be reported: give the worker a bounded moment.
       const deadline = performance.now() + EXIT_WAIT_MS;
       while (Atomics.load(this.#state.i32, I32.EXIT_ACK) !== 1 && performance.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     }
+    this.#reportUntracked();
     await worker.terminate().catch(() => undefined);
   }
 }
