@@ -12,7 +12,8 @@ import { BlockMetrics } from './metrics/block-store.js';
 import { AGENT_KEY, METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
 import { quoteNodeOption, splitNodeOptions, withoutOurPreload } from './node-options.js';
 import { installProbe, removeProbe } from './probe.js';
-import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
+import { claimUntracked, createSharedState, FLAG, I32, type SharedState, untrackedPending } from './shared-state.js';
+import { formatBlockLine, untrackedEvent, writeBlockLine } from './untracked.js';
 import type { WorkerData } from './watchdog/worker.js';
 import { LOG_MESSAGE } from './exporters/log.js';
 import { apiInstalled, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
@@ -20,6 +21,7 @@ import type * as OtelApi from '@opentelemetry/api';
 
 /** The agent's settle() (for assertNoBlock): a registered symbol (the CJS and ESM copies share it), not part of the public Monitor. */
 export const SETTLE = Symbol.for('loopwatch.settle.v1');
+const debug = debuglog('loopwatch');
 
 /** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
 const EXIT_WAIT_MS = 300;
@@ -39,8 +41,6 @@ export interface Monitor {
 }
 
 type GlobalWithAgent = typeof globalThis & { [AGENT_KEY]?: Agent };
-
-const debug = debuglog('loopwatch');
 
 /**
  * Whether this process has an inspector the watchdog can connect to. Node creates none in a
@@ -77,6 +77,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   #logger: { warn(obj: object, msg: string): void } | undefined;
   /** 'block' messages received from the worker (compared with its REPORTS count by settle()). */
   #received = 0;
+  readonly #thread = threadInfo();
 
   constructor(config: ResolvedConfig) {
     super();
@@ -108,7 +109,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
         captureStacks,
         log: this.config.log,
         cwd: process.cwd(),
-        thread: threadInfo(),
+        thread: this.#thread,
         prometheus: this.config.prometheusPort === null
           ? null
           : { port: this.config.prometheusPort, host: this.config.prometheusHost, topN: this.config.metricsTopN },
@@ -126,7 +127,11 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
       stdout: false,
       stderr: false,
     });
-    worker.on('message', this.#onMessage);
+    worker.on('message', (msg: WorkerMessage) => {
+      // Only the worker's own messages: settle() compares them with its REPORTS count.
+      if (msg.code === 'block') this.#received++;
+      this.#onMessage(msg);
+    });
     worker.on('error', (err) => {
       warnOnce('worker-error', `loopwatch watchdog stopped: ${err?.message ?? err}; blocks are no longer detected`, WARNING_CODES.WORKER_FAILED);
     });
@@ -151,7 +156,6 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly #onMessage = (msg: WorkerMessage): void => {
     try {
       if (msg.code === 'block') {
-        this.#received++;
         if (this.#logger) {
           try {
             this.#logger.warn({ block: msg.event }, LOG_MESSAGE);
@@ -184,9 +188,13 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     this.#heartbeat.finalBeat();
     Atomics.or(i32, I32.FLAGS, FLAG.EXITING);
     Atomics.notify(i32, I32.FLAGS);
-    if (Atomics.load(i32, I32.STALL) === 1 || busy >= this.config.thresholdMs) {
-      Atomics.wait(i32, I32.EXIT_ACK, 0, EXIT_WAIT_MS);
-    }
+    // A watchdog not running yet could add nothing to the main thread's own records (a
+    // block that is over has no stack left to take): it is told not to start, and no wait.
+    const ready = this.#watchdogRunning();
+    const pending = Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1 || busy >= this.config.thresholdMs || untrackedPending(this.#state);
+    const waited = pending && ready ? Atomics.wait(i32, I32.EXIT_ACK, 0, EXIT_WAIT_MS) : 'no wait';
+    debug('exit: watchdog %s, stall %d, untracked records %d, claimed %d, wait: %s', ready ? 'running' : 'not running', Atomics.load(i32, I32.STALL), Atomics.load(i32, I32.UNTRACKED), Atomics.load(i32, I32.UNTRACKED_CLAIMED), waited);
+    this.#reportUntracked();
   };
 
   /**
@@ -207,6 +215,20 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     }
   }
 
+  /** Whether the watchdog runs; if not, it never will, and the main thread reports the blocks. */
+  #watchdogRunning(): boolean {
+    return Atomics.compareExchange(this.#state.i32, I32.READY, 0, -1) === 1;
+  }
+
+  /** Reports the main thread's records of blocks the watchdog has not claimed (see untracked.ts). */
+  #reportUntracked(): void {
+    for (let r = claimUntracked(this.#state); r !== null; r = claimUntracked(this.#state)) {
+      const event = untrackedEvent(this.#state, r, { thread: this.#thread, thresholdMs: this.config.thresholdMs });
+      writeBlockLine(this.config.log, formatBlockLine(event));
+      this.#onMessage({ code: 'block', event });
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
@@ -224,13 +246,16 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     // Ref'd while stopping: `await monitor.stop()` must come back even when nothing else
     // keeps the loop alive.
     worker.ref();
-    if (Atomics.load(this.#state.i32, I32.STALL) === 1) {
-      // A block is being tracked: give the worker a bounded moment to report it.
+    const { i32 } = this.#state;
+    const busy = Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1 || untrackedPending(this.#state);
+    if (this.#watchdogRunning() && busy) {
+      // A block is being tracked or waits to be reported: give the worker a bounded moment.
       const deadline = performance.now() + EXIT_WAIT_MS;
       while (Atomics.load(this.#state.i32, I32.EXIT_ACK) !== 1 && performance.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     }
+    this.#reportUntracked();
     await worker.terminate().catch(() => undefined);
   }
 }
