@@ -21,6 +21,8 @@ import type * as OtelApi from '@opentelemetry/api';
 
 /** The agent's settle() (for assertNoBlock): a registered symbol (the CJS and ESM copies share it), not part of the public Monitor. */
 export const SETTLE = Symbol.for('loopwatch.settle.v1');
+/** The agent's watching(): resolves once its watchdog runs. Registered symbol, like SETTLE. */
+export const WATCHING = Symbol.for('loopwatch.watching.v1');
 const debug = debuglog('loopwatch');
 
 /** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
@@ -200,8 +202,8 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   /**
    * Resolves once every block that ended before the call has reached the 'block'
    * listeners: two beats have passed (so a block in progress at the call has ended and been
-   * closed by its recovery beat, or recorded as untracked), the worker tracks no stall, and
-   * every block it posted has arrived. Bounded: gives up after max(1 s, 4 × threshold).
+   * closed by its recovery beat, or recorded as untracked), the watchdog runs and has claimed
+   * every untracked record, tracks no stall, and every block it posted has arrived. Bounded: gives up after max(1 s, 4 × threshold).
    */
   async [SETTLE](): Promise<void> {
     const { i32 } = this.#state;
@@ -211,7 +213,18 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     while (!this.#stopped && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, pause));
       const beaten = (Atomics.load(i32, I32.BEATS) - beats) | 0;
-      if (beaten >= 2 && Atomics.load(i32, I32.STALL) === 0 && Atomics.load(i32, I32.REPORTS) === this.#received) return;
+      if (
+        beaten >= 2 && Atomics.load(i32, I32.READY) === 1 && !untrackedPending(this.#state) &&
+        Atomics.load(i32, I32.STALL) === 0 && Atomics.load(i32, I32.REPORTS) === this.#received
+      ) return;
+    }
+  }
+
+  /** Resolves once the watchdog thread runs (bounded: 2 s), so a block from now on gets a stack. */
+  async [WATCHING](): Promise<void> {
+    const deadline = performance.now() + 2_000;
+    while (!this.#stopped && Atomics.load(this.#state.i32, I32.READY) !== 1 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
     }
   }
 
