@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { addPreload } from '../node-options.js';
 import { type Flags, numberFlag, parseArgs, switchFlag, UsageError } from './args.js';
-import { BlockCollector, fmtMs, formatStack, formatTable, type ReportBlock, sourceOf, summarize } from './summary.js';
+import { BlockCollector, fmtMs, formatStack, formatTable, type Group, type ReportBlock, sourceOf, summarize } from './summary.js';
 
 export const RUN_HELP = `Usage: loopwatch run [options] -- <command> [args…]
 
@@ -39,6 +39,8 @@ Options:
                         processes only the first can listen)
   --otel on|off         publish through @opentelemetry/api (LOOPWATCH_OTEL)
   --quiet               no line per block while the command runs; the summary stays
+                        (in GitHub Actions, GITHUB_ACTIONS=true, CI mode also writes an
+                        ::error annotation per failing culprit, at its file and line)
   -h, --help            this text
 
 Exit codes: the command's own code when it is not 0 (128 + the signal number when a
@@ -150,7 +152,29 @@ function liveLine(b: ReportBlock): string {
   return `loopwatch: ${state} ${fmtMs(b.block.durationMs).padStart(7)} ms  ${sourceOf(b.block.context)}  ${c ? `${c.function} (${c.file}:${c.line})` : '(no stack)'}${b.pid ? `  [pid ${b.pid}]` : ''}${hint}\n`;
 }
 
-function verdict(p: RunPlan, blocks: ReportBlock[], stderr: NodeJS.WritableStream): boolean {
+/** A GitHub Actions workflow command's text, escaped as the runner reads it. */
+function ghEscape(text: string, property = false): string {
+  const out = text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return property ? out.replace(/:/g, '%3A').replace(/,/g, '%2C') : out;
+}
+
+/**
+ * In GitHub Actions, one `::error` annotation per failing group, at the culprit's file and
+ * line (relative to the command's working directory, as the block event's files are), so the
+ * block shows on the pull request's diff.
+ */
+function annotate(groups: Group[], budgetMs: number, stdout: NodeJS.WritableStream): void {
+  for (const g of groups.slice(0, SHOWN_BLOCKS)) {
+    const c = g.example.block.culprit;
+    const at = c && !c.file.startsWith('node:') && !c.file.startsWith('..') ? `file=${ghEscape(c.file, true)},line=${c.line},` : '';
+    const title = `loopwatch: blocked ${fmtMs(g.worstMs)} ms (budget ${budgetMs} ms)`;
+    const text = `${g.source}: ${g.count} block${g.count === 1 ? '' : 's'} in ${g.culprit}${g.hints.length ? `. ${g.hints.join('; ')}` : ''}`;
+    stdout.write(`::error ${at}title=${ghEscape(title, true)}::${ghEscape(text)}\n`);
+  }
+}
+
+function verdict(p: RunPlan, blocks: ReportBlock[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): boolean {
+  const { stderr } = io;
   if (p.budgetMs === null) return true;
   const over = blocks.filter((b) => b.block.durationMs >= p.budgetMs!);
   const counted = over.filter((b) => p.countStartup || !NOT_COUNTED.has(b.block.context?.kind ?? ''));
@@ -169,7 +193,8 @@ function verdict(p: RunPlan, blocks: ReportBlock[], stderr: NodeJS.WritableStrea
     for (const h of g.hints) stderr.write(`    hint: ${h}\n`);
     if (b.stack.length) stderr.write(`${formatStack(b, 6, '      ')}\n`);
   }
-  if (groups.length > SHOWN_BLOCKS) stderr.write(`  … and ${groups.length - SHOWN_BLOCKS} more (see the table above)\n`);
+  if (groups.length > SHOWN_BLOCKS) stderr.write(`  … and ${groups.length - SHOWN_BLOCKS} more (all of them: --log <file>, then loopwatch report <file>)\n`);
+  if (io.env.GITHUB_ACTIONS === 'true') annotate(groups, p.budgetMs, io.stdout);
   return false;
 }
 
@@ -227,7 +252,7 @@ export async function runCommand(argv: readonly string[], register: string, io: 
   } else if (p.keepLog) {
     io.stderr.write(`loopwatch: ${blocks.length} block line${blocks.length === 1 ? '' : 's'} in ${p.log} (loopwatch report ${p.log} for the table)\n`);
   }
-  const passed = verdict(p, blocks, io.stderr);
+  const passed = verdict(p, blocks, io);
   if (signal) return 128 + (constants.signals[signal] ?? 0);
   if (code !== 0) return code ?? 1;
   return passed ? 0 : EXIT_BLOCKED;

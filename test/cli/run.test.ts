@@ -48,6 +48,14 @@ describe('loopwatch run --fail-on-block', () => {
     expect(failed, low.stderr).toBeGreaterThanOrEqual(5);
   });
 
+  it('in GitHub Actions, annotates the culprit\'s file and line', async () => {
+    const r = await runCli(['run', '--fail-on-block', '--', process.execPath, BLOCK], { env: { GITHUB_ACTIONS: 'true' } });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toMatch(/^::error file=test\/fixtures\/cli\/block\.cjs,line=\d+,title=loopwatch%3A blocked 1\d\d\.\d ms \(budget 50 ms\)::\(timer\): 1 block in spinFor$/m);
+    const plain = await runCli(['run', '--fail-on-block', '--', process.execPath, BLOCK]);
+    expect(plain.stdout).not.toContain('::error');
+  });
+
   it("keeps the command's own failing exit code, blocks or not", async () => {
     const blocked = await runCli(['run', '--fail-on-block', '--', process.execPath, BLOCK], { env: { EXIT_CODE: '7' } });
     expect(blocked.code, blocked.stderr).toBe(7);
