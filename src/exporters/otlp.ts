@@ -59,6 +59,25 @@ const resolves = (req: NodeJS.Require, name: string): boolean => {
 };
 
 /**
+ * The gRPC exporters require @grpc/grpc-js only at their first export (so that an
+ * instrumentation registered later can still wrap it). That first export runs on the app's
+ * thread, 60 s in or at exit, and loading grpc-js there takes ~30 ms on an idle 2-core VM
+ * (more when busy): a block of the app caused by loopwatch. Loaded here instead, with the
+ * rest of the pipeline, before the agent starts. require-in-the-middle still patches a
+ * module loaded before its hook on the next require, which is how the exporter gets it.
+ * Resolved through the exporter's own chain (strict layouts such as pnpm hoist nothing);
+ * a failure is left to the exporter to report when it sends.
+ */
+function preloadGrpc(req: NodeJS.Require, exporter: string): void {
+  try {
+    const base = createRequire(req.resolve(exporter)).resolve('@opentelemetry/otlp-grpc-exporter-base');
+    createRequire(base)('@grpc/grpc-js');
+  } catch {
+    // The exporter loads it itself, and says so if it cannot.
+  }
+}
+
+/**
  * Loads the packages of the plan, and only those (an app that exports over grpc needs no
  * HTTP exporter, and none are loaded when OTLP is off). Null, with one warning naming the
  * packages the chosen protocols need and which of them are missing, when they cannot load.
@@ -71,6 +90,7 @@ function loadModules(plan: OtlpPlan): Modules | null {
   if (!problem) {
     try {
       const sdk = plan.metrics ? OTLP_SDK_PACKAGES.metrics : OTLP_SDK_PACKAGES.traces;
+      if (plan.traces === 'grpc' || plan.metrics === 'grpc') preloadGrpc(req, OTLP_EXPORTER_PACKAGES[plan.traces === 'grpc' ? 'traces' : 'metrics'].grpc);
       return {
         metrics: plan.metrics ? (req(OTLP_SDK_PACKAGES.metrics) as typeof import('@opentelemetry/sdk-metrics')) : undefined,
         traces: plan.traces ? (req(OTLP_SDK_PACKAGES.traces) as typeof import('@opentelemetry/sdk-trace-base')) : undefined,

@@ -198,7 +198,8 @@ describe('the exporter packages of the chosen protocol, and only those', () => {
   it.each<{ env: Record<string, string>; loaded: string[] }>([
     // A protocol set but no endpoint: OTLP is off, nothing is loaded.
     { env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, loaded: [] as string[] },
-    { env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_METRICS_EXPORTER: 'none' }, loaded: ['@opentelemetry/exporter-trace-otlp-grpc'] },
+    // gRPC itself is loaded up front, not at the first export (a block of the app otherwise).
+    { env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_METRICS_EXPORTER: 'none' }, loaded: ['@grpc/grpc-js', '@opentelemetry/exporter-trace-otlp-grpc'] },
     // The -proto metrics exporter builds on the -http one (its dependency); nothing of traces or gRPC.
     { env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_TRACES_EXPORTER: 'none' }, loaded: ['@opentelemetry/exporter-metrics-otlp-http', '@opentelemetry/exporter-metrics-otlp-proto'] },
   ])('loads only what the variables choose: $env', async ({ env, loaded }) => {
