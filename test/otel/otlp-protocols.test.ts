@@ -35,14 +35,18 @@ const seenBy = (rx: OtlpReceiver): string =>
   `requests: ${JSON.stringify(rx.requests.map((r) => `${r.signal} ${r.protocol} ${r.path}`))}; decode errors: ${JSON.stringify(rx.errors)}`;
 
 describe('OTEL_EXPORTER_OTLP_PROTOCOL chooses the protocol of loopwatch\'s own OTLP pipeline', () => {
-  it.each([
-    { protocol: 'http/protobuf' as const, env: 'http/protobuf' },
-    { protocol: 'http/json' as const, env: 'http/json' },
-    { protocol: 'grpc' as const, env: 'grpc' },
-    { protocol: 'http/protobuf' as const, env: undefined },
-  ])('$env → block spans and every metric arrive over $protocol', async ({ protocol, env }) => {
+  it.each<{ protocol: ReceivedProtocol; env?: string; loader: 'require' | 'import' }>([
+    { protocol: 'http/protobuf', env: 'http/protobuf', loader: 'require' },
+    { protocol: 'http/json', env: 'http/json', loader: 'require' },
+    { protocol: 'grpc', env: 'grpc', loader: 'require' },
+    { protocol: 'http/protobuf', env: undefined, loader: 'require' },
+    // The ES-module entry finds the packages (and @grpc/grpc-js) the same way.
+    { protocol: 'grpc', env: 'grpc', loader: 'import' },
+  ])('$env → block spans and every metric arrive over $protocol (--$loader)', async ({ protocol, env, loader }) => {
     const { rx, http, grpc } = await startReceiver();
-    const child = spawnFixture('http-app.cjs', {
+    const fixture = loader === 'import' ? 'http-app.mjs' : 'http-app.cjs';
+    const child = spawnFixture(fixture, {
+      loader,
       env: {
         ...FAST,
         OTEL_EXPORTER_OTLP_ENDPOINT: protocol === 'grpc' ? grpc : http,
@@ -59,7 +63,7 @@ describe('OTEL_EXPORTER_OTLP_PROTOCOL chooses the protocol of loopwatch\'s own O
     expect(span.scope).toBe('loopwatch');
     expect(span.resource['service.name'], seen).toBe('protocol-test-app');
     expect(span.attributes['code.function.name'], seen).toBe(line.block.culprit?.function);
-    expect(span.attributes['code.file.path'], seen).toBe('test/fixtures/http-app.cjs');
+    expect(span.attributes['code.file.path'], seen).toBe(`test/fixtures/${fixture}`);
     expect(span.attributes['loopwatch.block.fingerprint'], seen).toBe(line.block.fingerprint);
     expect(span.attributes['thread.id'], seen).toBe(0);
     expect(span.traceId, seen).toMatch(/^[0-9a-f]{32}$/);
