@@ -82,7 +82,7 @@ function preloadGrpc(req: NodeJS.Require, exporter: string): void {
  * HTTP exporter, and none are loaded when OTLP is off). Null, with one warning naming the
  * packages the chosen protocols need and which of them are missing, when they cannot load.
  */
-function loadModules(plan: OtlpPlan): Modules | null {
+function loadModules(plan: OtlpPlan, env: Env): Modules | null {
   const req = createRequire(__filename);
   const needed = otlpPackages(plan);
   const missing = needed.filter((name) => !resolves(req, name));
@@ -103,9 +103,11 @@ function loadModules(plan: OtlpPlan): Modules | null {
       problem = String((err as Error)?.message ?? err).split('\n')[0];
     }
   }
+  // The variable that turned OTLP on, so that the warning can be traced back to the deployment.
+  const set = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'].filter((name) => env[name]?.trim());
   warnOnce(
     'otlp-packages',
-    `OTEL_EXPORTER_OTLP_ENDPOINT is set but loopwatch cannot export OTLP (${describePlan(plan)}): install ${needed.join(' ')} (${problem})`,
+    `${set.join(' and ') || 'an OTLP endpoint'} ${set.length > 1 ? 'are' : 'is'} set but loopwatch cannot export OTLP (${describePlan(plan)}): install ${needed.join(' ')} (${problem})`,
     WARNING_CODES.OTLP_PACKAGES,
   );
   return null;
@@ -124,7 +126,7 @@ function loadModules(plan: OtlpPlan): Modules | null {
 export function createOtlpPipeline(env: Env = process.env): Fallback | null {
   const plan = otlpPlan(env);
   if (!plan.metrics && !plan.traces) return null;
-  const mods = loadModules(plan);
+  const mods = loadModules(plan, env);
   if (!mods) return null;
   const { resources } = mods;
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, over the SDK's defaults.

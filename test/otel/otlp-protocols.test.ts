@@ -163,27 +163,34 @@ describe('OTEL_EXPORTER_OTLP_PROTOCOL chooses the protocol of loopwatch\'s own O
 describe('the exporter packages of the chosen protocol, and only those', () => {
   const ALL_EXPORTERS = ['trace', 'metrics'].flatMap((s) => ['proto', 'http', 'grpc'].map((p) => `@opentelemetry/exporter-${s}-otlp-${p}`));
 
-  it('a package the protocol needs is missing: one warning naming exactly the packages of that protocol; the agent works on', async () => {
-    const child = spawnFixture('../otel/fixtures/otlp-missing.cjs', {
-      loader: 'none',
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', HIDE_MODULES: '@opentelemetry/exporter-metrics-otlp-grpc' },
-    });
+  it.each<{ env: Record<string, string>; hide: string; set: string; plan: string; install: string[] }>([
+    {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+      hide: '@opentelemetry/exporter-metrics-otlp-grpc',
+      set: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      plan: 'traces over grpc, metrics over grpc',
+      install: ['@opentelemetry/api', '@opentelemetry/exporter-metrics-otlp-grpc', '@opentelemetry/exporter-trace-otlp-grpc', '@opentelemetry/sdk-metrics', '@opentelemetry/sdk-trace-base'],
+    },
+    // Traces only (a per-signal endpoint), default protocol: nothing of metrics is needed.
+    {
+      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces' },
+      hide: '@opentelemetry/exporter-trace-otlp-proto',
+      set: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      plan: 'traces over http/protobuf',
+      install: ['@opentelemetry/api', '@opentelemetry/exporter-trace-otlp-proto', '@opentelemetry/sdk-trace-base'],
+    },
+  ])('a package the protocol needs is missing ($hide): one warning naming exactly the packages of that protocol; the agent works on', async ({ env, hide, set, plan, install }) => {
+    const child = spawnFixture('../otel/fixtures/otlp-missing.cjs', { loader: 'none', env: { ...env, HIDE_MODULES: hide } });
     await child.ready();
     await child.waitForBlocks(1, { timeoutMs: 10_000 });
     expect(await child.waitForExit(10_000)).toEqual({ code: 0, signal: null });
     const lines = warnings(child.stderr, 'LOOPWATCH_WARN_OTLP_PACKAGES');
     expect(lines, child.stderr).toHaveLength(1);
-    const install = /install (.*) \(missing: (.*)\)$/.exec(lines[0]);
-    expect(install, lines[0]).not.toBeNull();
-    expect(install![1].split(' ').sort()).toEqual([
-      '@opentelemetry/api',
-      '@opentelemetry/exporter-metrics-otlp-grpc',
-      '@opentelemetry/exporter-trace-otlp-grpc',
-      '@opentelemetry/sdk-metrics',
-      '@opentelemetry/sdk-trace-base',
-    ]);
-    expect(install![2]).toBe('@opentelemetry/exporter-metrics-otlp-grpc');
-    expect(lines[0]).toContain('(traces over grpc, metrics over grpc)');
+    expect(lines[0]).toContain(`LoopwatchWarning: ${set} is set but loopwatch cannot export OTLP (${plan}): install `);
+    const parts = /install (.*) \(missing: (.*)\)$/.exec(lines[0]);
+    expect(parts, lines[0]).not.toBeNull();
+    expect(parts![1].split(' ').sort()).toEqual(install);
+    expect(parts![2]).toBe(hide);
   });
 
   it('the packages of other protocols may be missing: no warning, and the export works', async () => {
