@@ -138,6 +138,17 @@ describe('OTEL_EXPORTER_OTLP_PROTOCOL chooses the protocol of loopwatch\'s own O
     },
   );
 
+  it('the exporters read the other OTEL_EXPORTER_OTLP_* variables themselves: gzip bodies over http/protobuf', async () => {
+    const { rx, http } = await startReceiver();
+    const child = spawnFixture('../otel/fixtures/block-then-exit.cjs', { env: { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: http, OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' } });
+    await child.ready();
+    expect(await child.waitForExit(10_000), child.describe()).toEqual({ code: 0, signal: null });
+    expect(rx.spans.some((s) => String(s.attributes['code.stacktrace']).includes('at finalReport (')), `${seenBy(rx)}\n${child.describe()}`).toBe(true);
+    expect(rx.requests.length).toBeGreaterThan(0);
+    expect(rx.requests.every((r) => r.protocol === 'http/protobuf' && r.encoding === 'gzip'), seenBy(rx)).toBe(true);
+    expect(rx.errors).toEqual([]);
+  });
+
   it('a gRPC collector that never answers delays the exit by a bounded time only', async () => {
     const { rx, grpc } = await startReceiver();
     rx.respond = false;

@@ -56,6 +56,8 @@ export interface ReceivedRequest {
   signal: 'traces' | 'metrics' | 'unknown';
   contentType: string;
   protocol: ReceivedProtocol | 'unknown';
+  /** content-encoding of an HTTP body ('gzip' with OTEL_EXPORTER_OTLP_COMPRESSION=gzip), '' if none. */
+  encoding: string;
 }
 
 /** The gRPC methods of the OTLP collector services (opentelemetry-proto, collector/{trace,metrics}/v1). */
@@ -152,9 +154,10 @@ export class OtlpReceiver {
         const contentType = String(req.headers['content-type']);
         const protocol = contentType.startsWith('application/json') ? 'http/json' : contentType.startsWith('application/x-protobuf') ? 'http/protobuf' : 'unknown';
         const signal = HTTP_PATHS[path] ?? 'unknown';
-        this.requests.push({ path, signal, contentType, protocol });
+        const encoding = req.headers['content-encoding'] ?? '';
+        this.requests.push({ path, signal, contentType, protocol, encoding });
         try {
-          const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+          const body = encoding === 'gzip' ? gunzipSync(raw) : raw;
           if (protocol === 'unknown' || signal === 'unknown') throw new Error(`unexpected ${contentType} request on ${path}`);
           this.#accept(signal, protocol === 'http/json' ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : body);
         } catch (err) {
@@ -181,7 +184,7 @@ export class OtlpReceiver {
       const path = GRPC_PATHS[signal];
       server.addService({ Export: rawMethod(path) }, {
         Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-          this.requests.push({ path, signal, contentType: String(call.metadata.get('content-type')[0] ?? 'application/grpc'), protocol: 'grpc' });
+          this.requests.push({ path, signal, contentType: String(call.metadata.get('content-type')[0] ?? 'application/grpc'), protocol: 'grpc', encoding: '' });
           try {
             this.#accept(signal, call.request);
           } catch (err) {
