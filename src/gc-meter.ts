@@ -99,7 +99,9 @@ export class GcMeter {
     }
     this.#pending = true;
     this.#to = at;
-    const immediate = setImmediate(() => {
+    // Ref'd on purpose: an unref'd immediate does not stop the poll phase from waiting for the
+    // next timer (or I/O), which can be another block; this one delays an exit by one turn at most.
+    setImmediate(() => {
       this.#pending = false;
       try {
         this.#add(this.#observer?.takeRecords() ?? []);
@@ -114,7 +116,6 @@ export class GcMeter {
       this.#stop();
       this.#wake();
     });
-    immediate.unref();
   };
 
   #stop(): void {
