@@ -1,8 +1,8 @@
 /**
  * GC time inside a block, for its `cause`. Only while a block is tracked: measured on this
- * project's VM, a PerformanceObserver for 'gc' entries left on slowed an allocation-heavy
- * loop (~1000 scavenges/s) by 1.9× on Node 20.20 and 4.4× on Node 24.22 (bench/gc-cost.mjs),
- * far over what an always-on agent may cost. So the watchdog's first stack capture of a
+ * project's VM (bench/gc-cost.mjs), a PerformanceObserver for 'gc' entries left on slowed an
+ * allocation-heavy loop by 1.94× on Node 20.20 (~1000 small scavenges/s) and 1.11× (~190
+ * larger ones/s), 1.01-1.12× on Node 24.22: far over the 1.01× an always-on agent may cost. So the watchdog's first stack capture of a
  * stall also runs GC_START_EXPRESSION inside the blocked thread, which starts an observer;
  * the beat that ends the block schedules a read of its entries (they are delivered only
  * when the loop turns) and the observer is disconnected again.

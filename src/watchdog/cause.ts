@@ -12,12 +12,13 @@ export type BlockCause = 'code' | 'native' | 'gc' | 'starved';
 export const CAUSES: readonly BlockCause[] = Object.freeze(['code', 'native', 'gc', 'starved']);
 
 /**
- * "Most of the time" for each cause, as a share of the time measured. Measured with
- * bench/cause.mjs (README, "How the cause is told"): a spin loop ran on CPU 0.95-1.0 of its
- * block, Atomics.wait and execSync('sleep') 0.00-0.03, a thread under a 10 % CFS quota
- * waited runnable 0.85-0.9, allocation with a large live heap spent 0.6-0.9 in GC pauses
- * and other allocation-heavy loops 0.2-0.45. Every kind sits far from one half, so one half
- * it is: a cause is named only when it holds more of the block than all the rest together.
+ * "Most of the time" for each cause, as a share of the time measured. Measured on this
+ * project's 2-core VM with test/fixtures/cause/blocks.cjs (README, "How the cause is told"):
+ * a spin loop ran on a CPU 0.6-1.0 of its block (the rest other sessions' load), Atomics.wait
+ * and execSync('sleep') 0.00-0.02, a spin loop under a 10 % CFS quota 0.07 (runnable-waiting
+ * the rest), allocation over a large live heap spent 0.48-0.9 of its block in GC pauses and
+ * allocation of short-lived objects 0.2-0.45. The kinds sit on either side of one half, so
+ * one half it is: a cause is named when it holds at least as much of the block as the rest.
  */
 export const STARVED_SHARE = 0.5;
 export const GC_SHARE = 0.5;
