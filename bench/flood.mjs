@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BENCH_DIR, benchCli, emitJson, machineFacts, printMachine, printTable, procMemory, procThreads, round, sleep, spawnNode, stopChild, waitForJsonLine,
+  BENCH_DIR, benchCli, emitJson, httpGet, machineFacts, printMachine, printTable, procMemory, procThreads, round, sleep, spawnNode, stopChild, waitForJsonLine,
 } from './lib.mjs';
 
 const HELP = `node bench/flood.mjs [--flood-ms MS] [--block-ms MS] [--every-ms MS] [--limit N] [--interval-ms MS] [--node PATH] [--agent DIR]`;
@@ -54,7 +54,7 @@ const idle1 = procThreads(pid);
 const tid = watchdogTid(idle0, idle1);
 const rssBefore = procMemory(pid).rss;
 const metricsCount = async () => {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = (await httpGet(port, '/metrics')).body;
   return text.split('\n').filter((l) => l.startsWith('loopwatch_block_duration_seconds_count')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 };
 const countBefore = await metricsCount();
