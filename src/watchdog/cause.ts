@@ -110,6 +110,12 @@ export interface GcWindow {
 
 export interface CauseInput {
   durationMs: number;
+  /**
+   * The block threshold: a block is `starved` only if what remains of it without the wait
+   * is under the threshold, i.e. it would not have been a block had the thread had a CPU. A
+   * 1 s block that waited 60 % of the time still ran 400 ms of code: that code is the culprit.
+   */
+  thresholdMs?: number;
   /** Scheduler readings inside the block (the first when the stall was seen, the last at its end), or null. */
   from: SchedReading | null;
   to: SchedReading | null;
@@ -142,7 +148,7 @@ const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
  * CPUs taken by its own GC helpers and other load): gc. A starved warm-up spin ran 0.09 of
  * its block and waited 0.9, with one scavenge stretched to 0.77 of it by the wait: starved.
  */
-export function classify({ durationMs, from, to, gc }: CauseInput): CauseResult {
+export function classify({ durationMs, thresholdMs = Infinity, from, to, gc }: CauseInput): CauseResult {
   let cpuShare: number | null = null;
   let waitShare: number | null = null;
   if (from && to) {
@@ -154,7 +160,9 @@ export function classify({ durationMs, from, to, gc }: CauseInput): CauseResult 
   }
   const gcShare = gc && gc.windowMs > 0 ? clamp01(gc.ms / gc.windowMs) : null;
   let cause: BlockCause = 'code';
-  if (waitShare !== null && waitShare >= STARVED_SHARE && !(gcShare !== null && gcShare > waitShare)) cause = 'starved';
+  const starved = waitShare !== null && waitShare >= STARVED_SHARE && (1 - waitShare) * durationMs < thresholdMs
+    && !(gcShare !== null && gcShare > waitShare);
+  if (starved) cause = 'starved';
   else if (gcShare !== null && gcShare >= GC_SHARE) cause = 'gc';
   else if (cpuShare !== null && waitShare !== null && 1 - cpuShare - waitShare >= NATIVE_SHARE) cause = 'native';
   return {

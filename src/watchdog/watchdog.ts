@@ -243,7 +243,7 @@ export class Watchdog {
     if (stall.schedFrom && (ongoing || !to)) to = this.causes.sched?.read(this.mainNow()) ?? null;
     const gc = ongoing ? null : this.#gcWindow(stall);
     debug('cause: gc asked %s armed %s window %j, sched %j → %j', stall.gcAsked, stall.gcArmed, gc, stall.schedFrom, to);
-    return classify({ durationMs, from: stall.schedFrom, to, gc });
+    return classify({ durationMs, thresholdMs: this.cfg.thresholdMs, from: stall.schedFrom, to, gc });
   }
 
   #onCapture(stall: Stall, result: ProbeResult | null): void {

@@ -27,6 +27,13 @@ describe('classify', () => {
     expect(c.waitShare).toBeCloseTo(0.88);
   });
 
+  it('starved only if the block would not have been one without the wait: else the code that still ran is blamed', () => {
+    // 1 s, waiting 60 %: 400 ms of its own, over a 50 ms threshold: code.
+    expect(classify({ durationMs: 1000, thresholdMs: 50, from: r(0, 0, 0), to: r(1000, 400, 600), gc: null }).cause).toBe('code');
+    // 200 ms, waiting 84 %: 32 ms of its own: starved.
+    expect(classify({ durationMs: 200, thresholdMs: 50, from: r(0, 0, 0), to: r(200, 32, 168), gc: null }).cause).toBe('starved');
+  });
+
   it('GC pauses most of the window: gc, even if on CPU', () => {
     expect(classify({ durationMs: 300, from: r(0, 0, 0), to: r(250, 240, 5), gc: { ms: 200, windowMs: 250 } }).cause).toBe('gc');
   });
