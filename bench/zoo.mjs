@@ -43,13 +43,19 @@ const CULPRIT = {
   pbkdf2: 'hashPasswords', readfile: 'readConfigFiles', exec: 'runShell', sleep: 'waitSync', sort: 'sortRecords',
   bcrypt: 'hashWithBcrypt', await: 'burnCpu', timer: 'deferredWork', cron: 'nightlyCron',
 };
+// What the block was doing (README, "How the cause is told"): every kind runs on the CPU
+// except the two that sleep in the kernel. readfile reads a file from the page cache: a copy
+// on the CPU, so code.
+const CAUSE = Object.fromEntries(Object.keys(CULPRIT).map((k) => [k, k === 'exec' || k === 'sleep' ? 'native' : 'code']));
 const LIBRARY_CALL = new Set(['json', 'jsonloop', 'regex', 'gzip', 'pbkdf2', 'readfile', 'exec', 'sleep', 'sort', 'bcrypt']);
 const TEMPLATE = '/api/items/:id/:kind';
 
 async function runFramework(framework) {
   const dir = mkdtempSync(join(tmpdir(), 'loopwatch-zoo-'));
   const logFile = join(dir, 'blocks.jsonl');
-  const env = { LOOPWATCH_LOG: logFile, LOOPWATCH_CONTEXT: opts.context, BENCH_FRAMEWORK: framework, BENCH_BLOCK_MS: opts['block-ms'] };
+  // No flood control: the zoo counts a line per block (a starved block has no culprit, so all
+  // of a route's starved blocks share one fingerprint).
+  const env = { LOOPWATCH_LOG: logFile, LOOPWATCH_LOG_LIMIT: '0', LOOPWATCH_CONTEXT: opts.context, BENCH_FRAMEWORK: framework, BENCH_BLOCK_MS: opts['block-ms'] };
   const child = spawnNode({ nodeBin, script: APP, agent: build.register, env, cpu: opts['app-cpu'] });
   const truth = [];
   onJsonLines(child.stdout, (v) => {
@@ -99,7 +105,8 @@ function judge(framework, truth, lines) {
     return {
       framework, kind: t.kind, lines: hits.length, detected: hits.length === 1,
       culpritOk: b?.culprit?.function === CULPRIT[t.kind], culprit: b?.culprit?.function ?? null,
-      routeOk, hint: Boolean(b?.hint), durationErr: b ? b.durationMs - (t.end - t.start) : null,
+      routeOk, hint: Boolean(b?.hint), cause: b?.cause ?? null, causeOk: b?.cause === CAUSE[t.kind],
+      cpuShare: b && b.cpuMs !== null ? round(b.cpuMs / b.durationMs, 2) : null, durationErr: b ? b.durationMs - (t.end - t.start) : null,
       truth: { start: new Date(t.start).toISOString(), ms: round(t.end - t.start, 1) },
       matched: hits.map((h) => ({ startedAt: h.block.startedAt, durationMs: h.block.durationMs, kind: h.block.context.kind, culprit: h.block.culprit?.function ?? null })),
     };
@@ -132,14 +139,15 @@ const rows = [...byKey].map(([key, rs]) => {
   const n = rs.length;
   const count = (f) => `${rs.filter(f).length}/${n}`;
   const culprits = [...new Set(rs.map((r) => r.culprit))].join(' ');
+  const causes = [...new Set(rs.map((r) => r.cause))].join(' ');
   const errs = rs.map((r) => r.durationErr).filter((x) => x !== null);
   return [key, count((r) => r.detected), count((r) => r.culpritOk), count((r) => r.routeOk),
-    LIBRARY_CALL.has(rs[0].kind) ? count((r) => r.hint) : '-', errs.length ? round(median(errs), 1) : '-', culprits];
+    LIBRARY_CALL.has(rs[0].kind) ? count((r) => r.hint) : '-', errs.length ? round(median(errs), 1) : '-', count((r) => r.causeOk), causes, culprits];
 });
-printTable(['framework kind', 'detected', 'culprit', 'route', 'hint', 'dur err ms', 'culprits named'], rows);
+printTable(['framework kind', 'detected', 'culprit', 'route', 'hint', 'dur err ms', 'cause', 'causes named', 'culprits named'], rows);
 const total = (f) => `${all.filter(f).length}/${all.length}`;
 console.log(`\nall: detected ${total((r) => r.detected)}, culprit ${total((r) => r.culpritOk)}, route ${total((r) => r.routeOk)}, ` +
-  `hint ${all.filter((r) => LIBRARY_CALL.has(r.kind) && r.hint).length}/${all.filter((r) => LIBRARY_CALL.has(r.kind)).length}; ` +
+  `hint ${all.filter((r) => LIBRARY_CALL.has(r.kind) && r.hint).length}/${all.filter((r) => LIBRARY_CALL.has(r.kind)).length}, cause ${total((r) => r.causeOk)}; ` +
   `start-up lines ${startupLines}; lines matching no block: ${falsePositives.length}; max |duration error| ${round(max(all.filter((r) => r.durationErr !== null).map((r) => Math.abs(r.durationErr))), 1)} ms`);
 if (falsePositives.length) console.log('unmatched lines:', JSON.stringify(falsePositives));
 

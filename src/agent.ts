@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
+import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import * as workerThreads from 'node:worker_threads';
 import { isMainThread, threadId, Worker } from 'node:worker_threads';
@@ -7,6 +8,7 @@ import { type Options, resolveOptions, type ResolvedConfig } from './config.js';
 import { subscribeHttp } from './context.js';
 import { ERROR_CODES, LoopwatchError, WARNING_CODES, warnOnce } from './errors.js';
 import type { BlockEvent, WorkerMessage } from './event.js';
+import { GcMeter, ownTid } from './gc-meter.js';
 import { Heartbeat } from './heartbeat.js';
 import { BlockMetrics } from './metrics/block-store.js';
 import { AGENT_KEY, METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
@@ -70,6 +72,8 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly config: ResolvedConfig;
   readonly #state: SharedState;
   readonly #heartbeat: Heartbeat;
+  /** GC time inside blocks, for their cause (gc-meter.ts). */
+  readonly #gc: GcMeter;
   #worker: Worker | undefined;
   /** Block metrics for prom-client collectors (loopwatch/prometheus), fed by the 'block' messages. */
   readonly #blocks: BlockMetrics;
@@ -86,6 +90,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     this.config = config;
     this.#state = createSharedState();
     this.#heartbeat = new Heartbeat(this.#state, config.heartbeatMs, config.thresholdMs);
+    this.#gc = new GcMeter(() => Atomics.notify(this.#state.i32, I32.FLAGS));
     this.#blocks = new BlockMetrics(config.metricsTopN);
   }
 
@@ -98,7 +103,11 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     if (this.config.context) this.#unsubscribe = subscribeHttp();
     const captureStacks = this.config.captureStacks && inspectorUsable();
     if (this.config.captureStacks && !captureStacks) debug('no inspector in a --test runner or --watch supervisor: blocks are timed without stacks');
-    if (captureStacks) installProbe();
+    if (captureStacks) {
+      installProbe();
+      this.#gc.install();
+      this.#heartbeat.onBeat = this.#gc.beat;
+    }
     this.#heartbeat.start();
     const workerData: WorkerData = {
       buffer: this.#state.buffer,
@@ -112,6 +121,10 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
         log: this.config.log,
         cwd: process.cwd(),
         thread: this.#thread,
+        tid: ownTid(readlinkSync),
+        gcBuffer: captureStacks ? this.#gc.buffer : null,
+        logLimit: this.config.logLimit,
+        logIntervalMs: this.config.logIntervalMs,
         prometheus: this.config.prometheusPort === null
           ? null
           : { port: this.config.prometheusPort, host: this.config.prometheusHost, topN: this.config.metricsTopN },
@@ -251,6 +264,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     this.#unsubscribe?.();
     this.#otel?.stop();
     removeProbe();
+    this.#gc.remove();
     const g = globalThis as GlobalWithAgent;
     if (g[AGENT_KEY] === this) delete g[AGENT_KEY];
     const worker = this.#worker;

@@ -32,7 +32,7 @@ function blockedMessage(blocks: BlockEvent[], budgetMs: number): string {
   const worst = blocks[0];
   const c = worst.culprit;
   const lines = [
-    `blocked the event loop for ${worst.durationMs} ms (budget ${budgetMs} ms)${c ? ` in ${c.function} (${c.file}:${c.line})` : ', no stack captured'}` +
+    `blocked the event loop for ${worst.durationMs.toFixed(1)} ms (budget ${budgetMs} ms)${c ? ` in ${c.function} (${c.file}:${c.line})` : ', no stack captured'}` +
       (blocks.length > 1 ? `; ${blocks.length - 1} more block${blocks.length > 2 ? 's' : ''} over budget` : ''),
   ];
   if (worst.hint) lines.push(`hint: ${worst.hint}`);

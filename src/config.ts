@@ -36,6 +36,10 @@ export interface Options {
    * exported twice.
    */
   otelRuntimeMetrics?: boolean | 'auto';
+  /** Block lines per fingerprint per `logIntervalMs` (0: no limit); the rest go into one summary line per interval. Default 5. */
+  logLimit?: number;
+  /** The flood-control interval (ms), 1 000–86 400 000. Default 60 000. */
+  logIntervalMs?: number;
 }
 
 /** The part of a pino logger loopwatch uses. */
@@ -56,6 +60,8 @@ export interface ResolvedConfig {
   readonly prometheusPort: number | null;
   readonly prometheusHost: string;
   readonly metricsTopN: number;
+  readonly logLimit: number;
+  readonly logIntervalMs: number;
   /** Heartbeat period: derived, not an option (see heartbeatFor). */
   readonly heartbeatMs: number;
   /** Grace past a due beat before a stall is sampled: derived (see confirmFor). */
@@ -75,9 +81,14 @@ export const DEFAULTS = Object.freeze({
   prometheusPort: null as number | null,
   prometheusHost: '0.0.0.0',
   metricsTopN: 10,
+  logLimit: 5,
+  logIntervalMs: 60_000,
 });
 
 const KNOWN = new Set(Object.keys(DEFAULTS));
+
+/** More lines than this per fingerprint and interval is no limit at all: say 0 for that. */
+const LOG_LIMIT_MAX = 10_000;
 
 /**
  * Wake-ups are the agent's idle cost (measured on the 2-core VMs here: ~80 µs of CPU per
@@ -219,6 +230,8 @@ export function resolveOptions(options: unknown = {}): ResolvedConfig {
     prometheusPort: o.prometheusPort === null ? null : pick('prometheusPort', (v) => checkNumber('prometheusPort', v, 1, 65_535, true)),
     prometheusHost: pick('prometheusHost', checkHost),
     metricsTopN: pick('metricsTopN', (v) => checkNumber('metricsTopN', v, 1, 1000, true)),
+    logLimit: pick('logLimit', (v) => checkNumber('logLimit', v, 0, LOG_LIMIT_MAX, true)),
+    logIntervalMs: pick('logIntervalMs', (v) => checkNumber('logIntervalMs', v, 1000, 86_400_000, true)),
     heartbeatMs: heartbeatFor(thresholdMs),
     confirmMs: confirmFor(thresholdMs),
   });
@@ -314,6 +327,10 @@ export function optionsFromEnv(env: Env = process.env): Options {
   }
   const topN = envInteger(env, 'LOOPWATCH_METRICS_TOP_N', 1, 1000, 'an integer from 1 to 1000');
   if (topN !== undefined) out.metricsTopN = topN;
+  const limit = envInteger(env, 'LOOPWATCH_LOG_LIMIT', 0, LOG_LIMIT_MAX, `an integer from 0 (no limit) to ${LOG_LIMIT_MAX}`);
+  if (limit !== undefined) out.logLimit = limit;
+  const interval = envInteger(env, 'LOOPWATCH_LOG_INTERVAL_MS', 1000, 86_400_000, 'an integer number of milliseconds from 1000 to 86400000');
+  if (interval !== undefined) out.logIntervalMs = interval;
   return out;
 }
 

@@ -1,6 +1,7 @@
 import type { StackFrame } from './attribution/frames.js';
 import type { ProfileEntry } from './attribution/profile.js';
 import type { BlockContext } from './context.js';
+import type { BlockCause } from './watchdog/cause.js';
 
 /** The block event: the log line's `block` field and the payload of `monitor.on('block')`. Contract: README, "The block event". */
 export interface BlockEvent {
@@ -20,6 +21,16 @@ export interface BlockEvent {
   fingerprint: string;
   /** Where the block's time went, from its stack samples: largest share first, shares sum to ≤ 1. */
   profile: ProfileEntry[];
+  /**
+   * Why the loop stalled: `code` (on CPU), `native` (asleep in a native call or syscall:
+   * execSync, Atomics.wait, slow sync I/O), `gc` (garbage collection) or `starved` (runnable
+   * but not running: CPU limit, other load). README, "How the cause is told".
+   */
+  cause: BlockCause;
+  /** On-CPU time of the blocked thread during the block (ms), or null where it cannot be read (not Linux). */
+  cpuMs: number | null;
+  /** GC pause time inside the block (ms), or null when it was not measured. */
+  gcMs: number | null;
 }
 
 /** Messages between the agent and its worker, keyed by `code`. */

@@ -13,6 +13,11 @@ export class Heartbeat {
   readonly #thresholdMs: number;
   #timer: NodeJS.Timeout | undefined;
   #last = 0;
+  /**
+   * Called after each checked beat with whether the watchdog tracks a stall (this beat then
+   * ends it), the beat's BEATS count and time: the GC meter's hook (gc-meter.ts).
+   */
+  onBeat: ((stalled: boolean, beats: number, at: number) => void) | null = null;
 
   constructor(state: SharedState, intervalMs: number, thresholdMs: number) {
     this.#state = state;
@@ -87,5 +92,6 @@ export class Heartbeat {
     // The worker is tracking a stall and this beat ends it: wake it now rather than at its
     // next poll, so the line follows the block at once.
     if (check && Atomics.load(i32, I32.STALL) !== 0) Atomics.notify(i32, I32.FLAGS);
+    if (check) this.onBeat?.(Atomics.load(i32, I32.STALL) !== 0, Atomics.load(i32, I32.BEATS), now);
   }
 }

@@ -45,6 +45,11 @@ export function untrackedEvent(state: SharedState, r: UntrackedRecord, opts: Unt
     hint: null,
     fingerprint: fingerprint(null, context.kind),
     profile: [],
+    // Nothing was measured while it lasted: no scheduler or GC readings (watchdog/cause.ts
+    // calls a block without them code).
+    cause: 'code',
+    cpuMs: null,
+    gcMs: null,
   };
 }
 

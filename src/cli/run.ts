@@ -24,7 +24,8 @@ Options:
   --fail-on-block[=ms]  CI mode: exit 3 when the command passed but a block of at least
                         ms (default: the threshold) ran in a test or in the app's code;
                         blocks at start-up and in the test runner's own work (collecting
-                        and transpiling test files) do not count
+                        and transpiling test files) do not count, nor do starved
+                        blocks (the process runnable but kept off the CPU)
   --count-startup       with --fail-on-block, count those blocks too
   --threshold <ms>      a stall at least this long is a block (LOOPWATCH_THRESHOLD_MS,
                         default 50; lowered to the --fail-on-block budget if that is lower)
@@ -177,9 +178,17 @@ function verdict(p: RunPlan, blocks: ReportBlock[], io: { stdout: NodeJS.Writabl
   const { stderr } = io;
   if (p.budgetMs === null) return true;
   const over = blocks.filter((b) => b.block.durationMs >= p.budgetMs!);
-  const counted = over.filter((b) => p.countStartup || !NOT_COUNTED.has(b.block.context?.kind ?? ''));
-  const ignored = over.length - counted.length;
-  const note = ignored ? ` (${ignored} more at start-up or in the test runner's own work were not counted; --count-startup counts them)` : '';
+  // A starved block (the process was runnable but kept off the CPU: a loaded CI machine, a
+  // CPU quota) is not the code's doing, whatever the stack showed.
+  const starved = over.filter((b) => b.block.cause === 'starved');
+  const own = over.filter((b) => b.block.cause !== 'starved');
+  const counted = own.filter((b) => p.countStartup || !NOT_COUNTED.has(b.block.context?.kind ?? ''));
+  const ignored = own.length - counted.length;
+  const notes = [
+    ignored ? `${ignored} more at start-up or in the test runner's own work were not counted (--count-startup counts them)` : '',
+    starved.length ? `${starved.length} starved (the process was runnable but not running: machine load or a CPU limit) were not counted` : '',
+  ].filter(Boolean);
+  const note = notes.length ? ` (${notes.join('; ')})` : '';
   if (counted.length === 0) {
     stderr.write(`loopwatch: no block of ${p.budgetMs} ms or more in tests or app code${note}\n`);
     return true;

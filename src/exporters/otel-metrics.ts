@@ -132,10 +132,10 @@ export class LoopInstruments {
   /** Records a finished block (called on the main thread after recovery). */
   recordBlock(event: BlockEvent): void {
     const seconds = event.durationMs / 1e3;
-    const { route, culprit, thread } = this.#src.labels.of(event, seconds);
-    const durationAttrs: Attributes = { route, culprit, thread };
+    const { route, culprit, thread, cause } = this.#src.labels.of(event, seconds);
+    const durationAttrs: Attributes = { route, culprit, thread, cause };
     this.#blockDuration.record(seconds, durationAttrs);
-    this.#blockedTime.add(seconds, { route, thread });
+    this.#blockedTime.add(seconds, { route, thread, cause });
   }
 
   /** Detaches the collect callback (when the meter provider changes or the agent stops). */

@@ -14,6 +14,7 @@ export interface DurationSeries {
   readonly route: string;
   readonly culprit: string;
   readonly thread: string;
+  readonly cause: string;
   /** Per-bucket (not cumulative) counts for BLOCK_BUCKETS_S, then +Inf. */
   readonly buckets: number[];
   sum: number;
@@ -23,11 +24,14 @@ export interface DurationSeries {
 export interface BlockedSeries {
   readonly route: string;
   readonly thread: string;
+  readonly cause: string;
   seconds: number;
 }
 
 export type RecordedBlock = Pick<BlockEvent, 'durationMs' | 'ongoing' | 'thread' | 'culprit'> & {
   context: Pick<BlockEvent['context'], 'kind' | 'route' | 'job'> | null;
+  /** Counted as `code` when absent. */
+  cause?: BlockEvent['cause'];
 };
 
 const SEP = '\u0000';
@@ -49,22 +53,22 @@ export class BlockMetrics {
     if (event.ongoing) return;
     const seconds = event.durationMs / 1e3;
     if (!(seconds >= 0)) return;
-    const { route, culprit, thread } = this.#labels.of(event, seconds);
+    const { route, culprit, thread, cause } = this.#labels.of(event, seconds);
 
-    const dKey = route + SEP + culprit + SEP + thread;
+    const dKey = route + SEP + culprit + SEP + thread + SEP + cause;
     let d = this.#durations.get(dKey);
     if (!d) {
-      d = { route, culprit, thread, buckets: new Array<number>(BLOCK_BUCKETS_S.length + 1).fill(0), sum: 0, count: 0 };
+      d = { route, culprit, thread, cause, buckets: new Array<number>(BLOCK_BUCKETS_S.length + 1).fill(0), sum: 0, count: 0 };
       this.#durations.set(dKey, d);
     }
     d.buckets[bucketIndex(BLOCK_BUCKETS_S, seconds)] += 1;
     d.sum += seconds;
     d.count += 1;
 
-    const tKey = route + SEP + thread;
+    const tKey = route + SEP + thread + SEP + cause;
     let t = this.#blocked.get(tKey);
     if (!t) {
-      t = { route, thread, seconds: 0 };
+      t = { route, thread, cause, seconds: 0 };
       this.#blocked.set(tKey, t);
     }
     t.seconds += seconds;

@@ -75,9 +75,9 @@ export function buildFamilies({ loop, blocks, thread }: FamilySources, prefix = 
       const cumulative: number[] = [];
       let running = 0;
       for (let i = 0; i < BLOCK_BUCKETS_S.length; i++) cumulative.push((running += s.buckets[i]));
-      durations.push(...histogramSamples(BLOCK_BUCKETS_S, cumulative, s.sum, s.count, { route: s.route, culprit: s.culprit, thread: s.thread }));
+      durations.push(...histogramSamples(BLOCK_BUCKETS_S, cumulative, s.sum, s.count, { route: s.route, culprit: s.culprit, thread: s.thread, cause: s.cause }));
     }
-    for (const s of blocks.blocked()) blocked.push({ suffix: '', labels: { route: s.route, thread: s.thread }, value: s.seconds });
+    for (const s of blocks.blocked()) blocked.push({ suffix: '', labels: { route: s.route, thread: s.thread, cause: s.cause }, value: s.seconds });
   }
   out.push(family(BLOCK_DURATION, prefix, durations));
   out.push(family(BLOCKED_TIME, prefix, blocked));

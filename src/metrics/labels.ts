@@ -13,7 +13,7 @@
  * the guaranteed part of a candidate's weight (weight − overcount), never the estimate.
  */
 import type { BlockContext } from '../context.js';
-import { NO_ROUTE_LABEL, OTHER_LABEL, UNKNOWN_CULPRIT_LABEL, UNMATCHED_ROUTE_LABEL } from './names.js';
+import { CAUSE_LABELS, NO_ROUTE_LABEL, OTHER_LABEL, UNKNOWN_CULPRIT_LABEL, UNMATCHED_ROUTE_LABEL } from './names.js';
 
 /** Longer values are cut: a label value is held in memory for the life of the process. */
 export const MAX_LABEL_LENGTH = 128;
@@ -163,6 +163,11 @@ export function culpritLabel(culprit: { function: string; file: string } | null 
   return `${culprit.function || '<anonymous>'} (${culprit.file})`;
 }
 
+/** The cause label: one of CAUSE_LABELS; anything else (an event without one) counts as `code`, as before causes existed. */
+export function causeLabel(cause: string | null | undefined): string {
+  return (CAUSE_LABELS as readonly string[]).includes(cause as string) ? (cause as string) : 'code';
+}
+
 /** The thread label: the blocked thread's name (`main`). */
 export function threadLabel(thread: { id: number; name: string } | null | undefined): string {
   return thread?.name || (thread ? String(thread.id) : 'main');
@@ -183,13 +188,14 @@ export class BlockLabels {
   }
 
   of(
-    block: { context: Pick<BlockContext, 'kind' | 'route' | 'job'> | null; culprit: { function: string; file: string } | null; thread: { id: number; name: string } },
+    block: { context: Pick<BlockContext, 'kind' | 'route' | 'job'> | null; culprit: { function: string; file: string } | null; thread: { id: number; name: string }; cause?: string },
     seconds: number,
-  ): { route: string; culprit: string; thread: string } {
+  ): { route: string; culprit: string; thread: string; cause: string } {
     return {
       route: this.#routes.observe(routeLabel(block.context), seconds),
       culprit: this.#culprits.observe(culpritLabel(block.culprit), seconds),
       thread: threadLabel(block.thread),
+      cause: causeLabel(block.cause),
     };
   }
 }

@@ -87,7 +87,7 @@ export const BLOCK_DURATION = metric(
   'loopwatch.block.duration',
   'histogram',
   's',
-  ['route', 'culprit', 'thread'],
+  ['route', 'culprit', 'thread', 'cause'],
   'Duration of event loop blocks at or above the threshold.',
 );
 
@@ -96,8 +96,8 @@ export const BLOCKED_TIME = metric(
   'loopwatch.blocked.time',
   'counter',
   's',
-  ['route', 'thread'],
-  'Total time the event loop spent in blocks at or above the threshold.',
+  ['route', 'thread', 'cause'],
+  'Total time the event loop spent in blocks at or above the threshold, by cause (code, native, gc, starved).',
 );
 
 export const BLOCK_ONGOING = metric(
@@ -125,8 +125,10 @@ export const OTHER_LABEL = 'other';
 export const UNMATCHED_ROUTE_LABEL = 'unmatched';
 /** Label value when a block ran outside any known request or job. */
 export const NO_ROUTE_LABEL = 'none';
-/** Culprit label value when no stack could be taken (untracked blocks, captureStacks off). */
+/** Culprit label value when no stack could be taken (untracked blocks, captureStacks off) or none is blamed (starved). */
 export const UNKNOWN_CULPRIT_LABEL = 'unknown';
+/** Values of the `cause` label: a fixed set (src/watchdog/cause.ts), so it adds at most four values. */
+export const CAUSE_LABELS = Object.freeze(['code', 'native', 'gc', 'starved'] as const);
 
 /**
  * Upper bounds (s) of loopwatch_block_duration_seconds. Blocks are at least the threshold

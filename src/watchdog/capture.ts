@@ -87,16 +87,17 @@ export class Capturer {
 
   /**
    * Asks the main thread to run the probe. `done` gets the probe's result, or null if the
-   * capture failed. At most one capture is in flight.
+   * capture failed. At most one capture is in flight. `expression` is a fixed expression
+   * ending in the probe (with the GC start of gc-meter.ts for a stall's first capture).
    */
-  capture(done: (result: ProbeResult | null) => void): boolean {
+  capture(done: (result: ProbeResult | null) => void, expression: string = PROBE_EXPRESSION): boolean {
     if (this.#inFlight) return false;
     const session = this.#connect();
     if (!session) return false;
     this.#inFlight = true;
-    if (this.target) return this.#captureWorker(session, done);
+    if (this.target) return this.#captureWorker(session, done, expression);
     try {
-      session.post('Runtime.evaluate', { expression: PROBE_EXPRESSION, returnByValue: true, silent: true }, (err, res) => {
+      session.post('Runtime.evaluate', { expression, returnByValue: true, silent: true }, (err, res) => {
         this.#inFlight = false;
         if (err || !res || typeof res.result?.value !== 'string') {
           done(null);
@@ -157,7 +158,7 @@ export class Capturer {
     });
   }
 
-  #captureWorker(session: Session, done: (result: ProbeResult | null) => void): boolean {
+  #captureWorker(session: Session, done: (result: ProbeResult | null) => void, expression: string): boolean {
     const w = this.#worker!;
     let finished = false;
     const finish = (result: ProbeResult | null): void => {
@@ -174,7 +175,7 @@ export class Capturer {
       if (finished || this.#session !== session) return;
       const id = w.nextId++;
       w.replies.set(`${sessionId}:${id}`, finish);
-      const message = JSON.stringify({ id, method: 'Runtime.evaluate', params: { expression: PROBE_EXPRESSION, returnByValue: true, silent: true } });
+      const message = JSON.stringify({ id, method: 'Runtime.evaluate', params: { expression, returnByValue: true, silent: true } });
       try {
         session.post('NodeWorker.sendMessageToWorker', { sessionId, message }, () => undefined);
       } catch {

@@ -8,8 +8,10 @@ import { computeProfile } from '../attribution/profile.js';
 import { type BlockSample, SampleReader } from '../attribution/sample.js';
 import type { BlockContext } from '../context.js';
 import type { BlockEvent } from '../event.js';
-import type { ProbeResult } from '../probe.js';
+import { GC_F64, GC_I32, GC_START_EXPRESSION, type GcView } from '../gc-meter.js';
+import { PROBE_EXPRESSION, type ProbeResult } from '../probe.js';
 import { type BeatSnapshot, claimUntracked, F64, FLAG, I32, readBeat, type SharedState, STARTUP_BEAT, untrackedPending } from '../shared-state.js';
+import { type CauseResult, classify, gcHint, type GcWindow, type SchedReading, starvedHint } from './cause.js';
 
 export interface WatchdogConfig extends FrameOptions {
   thresholdMs: number;
@@ -24,8 +26,16 @@ export interface WatchdogConfig extends FrameOptions {
 export interface CaptureSource {
   readonly available: boolean;
   readonly inFlight: boolean;
-  capture(done: (result: ProbeResult | null) => void): boolean;
+  capture(done: (result: ProbeResult | null) => void, expression?: string): boolean;
   disconnect(): void;
+}
+
+/** What the cause of a block is measured from (cause.ts); each part may be missing. */
+export interface CauseSources {
+  /** The blocked thread's scheduler statistics, or null where they cannot be read. */
+  sched?: { read(at: number): SchedReading | null } | null;
+  /** The GC figures the main thread writes after a block (gc-meter.ts), or null. */
+  gc?: GcView | null;
 }
 
 export interface WatchdogSinks {
@@ -35,6 +45,8 @@ export interface WatchdogSinks {
   sampled?(): void;
   /** The probe ran but could not take the frames (ProbeResult.failure says why). */
   captureFailed?(reason: string): void;
+  /** The process exits: write what is held back (flood-control summaries) now. */
+  flush?(): void;
 }
 
 interface Stall {
@@ -56,6 +68,12 @@ interface Stall {
   beats: number;
   /** An untracked block the main thread saw before this thread ran. */
   early?: boolean;
+  /** Scheduler readings when the stall was seen and when its end was (cause.ts). */
+  schedFrom: SchedReading | null;
+  schedTo: SchedReading | null;
+  /** The first capture asked the blocked thread to observe GC; true once it ran there. */
+  gcAsked: boolean;
+  gcArmed: boolean;
 }
 
 /** A stall that began after the beat `from` (its BEATS count, time and idle time). */
@@ -63,7 +81,7 @@ function newStall(from: { beats: number; at: number; idle: number }, start: numb
   return {
     beats: from.beats, beatAt: from.at, beatIdle: from.idle, start,
     samples: [], requestedAt: 0, sampleGap: 0, nextSampleAt: Infinity, nextOngoingAt: Infinity, ongoingStep: 0,
-    recovered: null, recoveredSeenAt: 0,
+    recovered: null, recoveredSeenAt: 0, schedFrom: null, schedTo: null, gcAsked: false, gcArmed: false,
   };
 }
 
@@ -79,6 +97,13 @@ const STALL_POLL_MS = 8;
 const IN_FLIGHT_GRACE_MS = 30;
 /** The same at process exit, where the main thread waits for the report at most 300 ms. */
 const EXIT_CAPTURE_WAIT_MS = 50;
+/**
+ * How long a finished block waits for the main thread's GC figures (written in the check
+ * phase after the recovery beat, usually within 1-2 ms; later on a loaded machine, or after
+ * the I/O callbacks that queued up during the block); past it the block is reported with
+ * `gcMs: null`, so a loop that is busy again at once does not hold the line back long.
+ */
+const GC_SYNC_GRACE_MS = 50;
 
 const emptyContext = (): BlockContext => ({ kind: null, method: null, route: null, path: null, job: null, traceId: null, spanId: null });
 
@@ -105,6 +130,7 @@ export class Watchdog {
     private readonly capturer: CaptureSource,
     private readonly sinks: WatchdogSinks,
     private readonly mainNow: () => number,
+    private readonly causes: CauseSources = {},
   ) {
     this.#reader = new SampleReader(cfg);
   }
@@ -131,9 +157,11 @@ export class Watchdog {
       if (!stall.recovered && b.beats !== stall.beats) {
         stall.recovered = { ...b };
         stall.recoveredSeenAt = now;
+        if (stall.schedFrom) stall.schedTo = this.causes.sched?.read(now) ?? null;
       }
       if (stall.recovered) {
         if (this.capturer.inFlight && now - stall.recoveredSeenAt < IN_FLIGHT_GRACE_MS) return 2;
+        if (stall.gcArmed && this.#gcWindow(stall) === null && now - stall.recoveredSeenAt < GC_SYNC_GRACE_MS) return 2;
         this.#finish(stall, stall.recovered);
         return this.#idleWait(this.mainNow());
       }
@@ -169,6 +197,8 @@ export class Watchdog {
     stall.sampleGap = this.#sampleGap();
     stall.nextOngoingAt = last.at + this.cfg.stuckMs;
     stall.ongoingStep = this.cfg.stuckMs;
+    // The loop has been busy since the beat was due: this reading is inside the block.
+    stall.schedFrom = this.causes.sched?.read(now) ?? null;
     this.#stall = stall;
     Atomics.store(this.state.i32, I32.STALL, 1);
     debug('stall after beat %d (%d ms since it)', last.beats, now - last.at);
@@ -188,13 +218,34 @@ export class Watchdog {
     }
     stall.requestedAt = now;
     stall.nextSampleAt = now + stall.sampleGap;
-    this.capturer.capture((result) => {
+    // The first capture also starts GC observation inside the blocked thread (gc-meter.ts).
+    const askGc = !stall.gcAsked && !!this.causes.gc;
+    const sent = this.capturer.capture((result) => {
       try {
+        if (result && askGc) stall.gcArmed = true;
         this.#onCapture(stall, result);
       } finally {
         this.#afterCapture?.();
       }
-    });
+    }, askGc ? `(${GC_START_EXPRESSION}, ${PROBE_EXPRESSION})` : undefined);
+    if (sent && askGc) stall.gcAsked = true;
+  }
+
+  /** The GC figures the main thread wrote for this stall's recovery beat, or null until then. */
+  #gcWindow(stall: Stall): GcWindow | null {
+    const gc = this.causes.gc;
+    if (!gc || !stall.gcArmed || !stall.recovered) return null;
+    if (Atomics.load(gc.i32, GC_I32.SEQ) !== stall.recovered.beats) return null;
+    return { ms: gc.f64[GC_F64.MS], windowMs: gc.f64[GC_F64.TO] - gc.f64[GC_F64.FROM] };
+  }
+
+  /** Cause, on-CPU and GC time of a stall, from what was measured (cause.ts). */
+  #cause(stall: Stall, durationMs: number, ongoing: boolean): CauseResult {
+    let to = stall.schedTo;
+    if (stall.schedFrom && (ongoing || !to)) to = this.causes.sched?.read(this.mainNow()) ?? null;
+    const gc = ongoing ? null : this.#gcWindow(stall);
+    debug('cause: gc asked %s armed %s window %j, sched %j → %j', stall.gcAsked, stall.gcArmed, gc, stall.schedFrom, to);
+    return classify({ durationMs, thresholdMs: this.cfg.thresholdMs, from: stall.schedFrom, to, gc });
   }
 
   #onCapture(stall: Stall, result: ProbeResult | null): void {
@@ -321,15 +372,22 @@ export class Watchdog {
       }
     } finally {
       this.capturer.disconnect();
+      try {
+        this.sinks.flush?.();
+      } catch {
+        // The exit must be acknowledged whatever a sink does.
+      }
       Atomics.store(this.state.i32, I32.EXIT_ACK, 1);
       Atomics.notify(this.state.i32, I32.EXIT_ACK);
     }
   }
 
   #event(stall: Stall, durationMs: number, ongoing: boolean, startMain: number): BlockEvent {
+    const why = this.#cause(stall, durationMs, ongoing);
     const choice = chooseCulprit(stall.samples);
     const sample = choice ? stall.samples[choice.sample] : stall.samples[0];
-    const culpritFrame = choice ? choice.frame : null;
+    // A starved thread ran little of the block: the frame it was in is not to blame.
+    const culpritFrame = choice && why.cause !== 'starved' ? choice.frame : null;
     const context = sample?.context ?? stall.samples.find((s) => s.context)?.context ?? emptyContext();
     if ((stall.beats === STARTUP_BEAT || stall.early) && context.kind === null) context.kind = 'startup';
     const culprit = culpritFrame
@@ -346,9 +404,14 @@ export class Watchdog {
       context,
       culprit,
       stack: sample ? sample.frames.filter((f) => f.origin !== 'loopwatch').map(toStackFrame) : [],
-      hint: findHint(stall.samples) ?? (sample?.sourceHint ?? stall.samples.find((s) => s.sourceHint)?.sourceHint ?? null),
+      hint: why.cause === 'starved' ? starvedHint(why.waitShare)
+        : why.cause === 'gc' ? gcHint(why.gcShare)
+          : findHint(stall.samples) ?? (sample?.sourceHint ?? stall.samples.find((s) => s.sourceHint)?.sourceHint ?? null),
       fingerprint: fingerprint(culprit, context.route ?? context.job ?? context.kind),
       profile: computeProfile(stall.samples, startMain, startMain + durationMs),
+      cause: why.cause,
+      cpuMs: why.cpuMs,
+      gcMs: why.gcMs,
     };
   }
 }

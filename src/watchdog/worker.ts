@@ -5,7 +5,10 @@ import { BlockLog, FALLBACK_FD, openDestination } from '../exporters/log.js';
 import type { LogDestination } from '../config.js';
 import { F64, FLAG, I32, viewSharedState } from '../shared-state.js';
 import { BlockMetrics } from '../metrics/block-store.js';
+import { viewGcBuffer } from '../gc-meter.js';
 import { Capturer } from './capture.js';
+import { SchedStat } from './cause.js';
+import { FloodGate, SUMMARY_MESSAGE } from './flood.js';
 import { type Endpoint, startWorkerEndpoint } from './endpoint.js';
 import { Watchdog, type WatchdogConfig } from './watchdog.js';
 
@@ -23,6 +26,13 @@ export interface WorkerData {
     log: LogDestination;
     /** The standalone /metrics endpoint, or null. */
     prometheus: { port: number; host: string; topN: number } | null;
+    /** Kernel thread id of the watched thread (its schedstat), or null where unknown. */
+    tid: number | null;
+    /** The GC meter's buffer (gc-meter.ts), or null without stack captures. */
+    gcBuffer: SharedArrayBuffer | null;
+    /** Flood control (flood.ts): lines per fingerprint per interval. */
+    logLimit: number;
+    logIntervalMs: number;
   };
 }
 
@@ -66,10 +76,18 @@ function main(): void {
     post({ code: 'warning', key: 'inspector', warning: 'NO_INSPECTOR', message: `loopwatch cannot capture stacks (inspector unavailable: ${reason}); blocks are still detected and timed, without stacks` });
   }, undefined, target);
 
+  // Lines are limited per fingerprint; every block still reaches the metrics and the agent.
+  const flood = new FloodGate({
+    limit: config.logLimit, intervalMs: config.logIntervalMs, timeOrigin: state.f64[F64.TIME_ORIGIN_MS],
+    write: (suppressed) => log.prepare()?.warn({ suppressed }, SUMMARY_MESSAGE),
+  });
+  const sched = new SchedStat(config.tid);
+  const causes = { sched, gc: config.gcBuffer ? viewGcBuffer(config.gcBuffer) : null };
+
   const watchdog = new Watchdog(state, { ...config, ownRoot: dirname(__dirname) }, capturer, {
     report(event) {
       try {
-        log.write(event);
+        if (flood.admit(event, mainNow())) log.write(event);
       } catch {
         // A failing destination must not stop detection.
       }
@@ -92,7 +110,10 @@ function main(): void {
       captureWarned = true;
       post({ code: 'warning', key: 'capture', warning: 'CAPTURE_FAILED', message: `loopwatch could not capture a stack: ${reason}; blocks are still detected and timed, without stacks` });
     },
-  }, mainNow);
+    flush() {
+      flood.flushAll();
+    },
+  }, mainNow, causes);
 
   // Two modes. Idle: a synchronous loop sleeping in Atomics.wait on the FLAGS slot, which
   // costs about half of a timer wake-up of the event loop and wakes at once when the main
@@ -110,6 +131,8 @@ function main(): void {
   let turnedAt = 0;
   const safeTick = (): number => {
     try {
+      // Summaries of intervals that ended: a comparison unless one is due.
+      flood.flush(mainNow());
       return watchdog.tick();
     } catch (err) {
       post({ code: 'warning', key: 'tick', warning: 'WORKER_FAILED', message: `loopwatch watchdog error: ${(err as Error)?.stack ?? err}` });

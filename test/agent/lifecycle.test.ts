@@ -43,7 +43,7 @@ describe('monitor API: start({ thresholdMs: 50 }) without the register entry', (
     expect(event.culprit, seen).toMatchObject({ function: 'burnCpu', file: 'test/fixtures/monitor-api.cjs' });
     // Same block, same shape as the line the watchdog logged (stderr by default).
     expect(event).toEqual(line.block);
-    expect(Object.keys(event).sort()).toEqual(['context', 'culprit', 'durationMs', 'fingerprint', 'hint', 'id', 'ongoing', 'profile', 'stack', 'startedAt', 'thread', 'thresholdMs']);
+    expect(Object.keys(event).sort()).toEqual(['cause', 'context', 'cpuMs', 'culprit', 'durationMs', 'fingerprint', 'gcMs', 'hint', 'id', 'ongoing', 'profile', 'stack', 'startedAt', 'thread', 'thresholdMs']);
 
     await child.waitForExit(5000);
     expect(texts.filter((t) => t.startsWith('{"event":'))).toHaveLength(1);

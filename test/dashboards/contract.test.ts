@@ -110,6 +110,7 @@ describe('dashboards/grafana/loopwatch.json', () => {
       'timeseries: Fleet p99 loop delay (histogram)',
       'timeseries: Event-loop utilization',
       'timeseries: Fraction of time blocked',
+      'timeseries: Blocked time by cause',
       'timeseries: Blocks per minute by route',
       'stat: Ongoing block',
       'heatmap: Block duration heatmap',

@@ -27,8 +27,8 @@ function anchors(markdown: string): Set<string> {
 }
 
 describe('alert rules: structure', () => {
-  it('has the four alerts of the contract', () => {
-    expect(ALERTS).toEqual(['LoopwatchLoopLagHigh', 'LoopwatchLongBlock', 'LoopwatchLoopStuck', 'LoopwatchBlockedTimeHigh']);
+  it('has the alerts of the contract (the four of the dashboards issue and LoopwatchStarved, issue 12)', () => {
+    expect(ALERTS).toEqual(['LoopwatchLoopLagHigh', 'LoopwatchLongBlock', 'LoopwatchLoopStuck', 'LoopwatchBlockedTimeHigh', 'LoopwatchStarved']);
   });
 
   it.each(ALERTS)('%s has a severity, summary, description and a runbook_url whose anchor is a README heading', (name) => {
@@ -99,8 +99,13 @@ describe.skipIf(promtool.skip)('alert rules: promtool', () => {
     ['LoopwatchLongBlock', 'fires on short blocks', (s) => s.replace('[5m]) > 0\n', '[5m]) >= 0\n')],
     ['LoopwatchLoopStuck', 'never fires', (s) => s.replace('(loopwatch_block_ongoing_seconds) >= 10', '(loopwatch_block_ongoing_seconds) >= 1000')],
     ['LoopwatchLoopStuck', 'fires on a 9 s block', (s) => s.replace('(loopwatch_block_ongoing_seconds) >= 10', '(loopwatch_block_ongoing_seconds) >= 5')],
-    ['LoopwatchBlockedTimeHigh', 'never fires', (s) => s.replace('ratio_rate1m > 0.1\n', 'ratio_rate1m > 10\n')],
-    ['LoopwatchBlockedTimeHigh', 'fires at 5%', (s) => s.replace('ratio_rate1m > 0.1\n', 'ratio_rate1m > 0.01\n')],
+    ['LoopwatchBlockedTimeHigh', 'never fires', (s) => s.replace('ratio_rate1m{cause!="starved"}) > 0.1\n', 'ratio_rate1m{cause!="starved"}) > 10\n')],
+    ['LoopwatchBlockedTimeHigh', 'fires at 5%', (s) => s.replace('ratio_rate1m{cause!="starved"}) > 0.1\n', 'ratio_rate1m{cause!="starved"}) > 0.01\n')],
+    ['LoopwatchBlockedTimeHigh', 'counts starved time', (s) => s.replace('ratio_rate1m{cause!="starved"}) > 0.1\n', 'ratio_rate1m) > 0.1\n')],
+    ['LoopwatchLongBlock', 'counts starved blocks', (s) => s.replaceAll(',cause!="starved"}', '}').replace('_count{cause!="starved"}', '_count')],
+    ['LoopwatchStarved', 'never fires', (s) => s.replace('{cause="starved"} > 0.05', '{cause="starved"} > 10')],
+    ['LoopwatchStarved', 'fires on 3 %', (s) => s.replace('{cause="starved"} > 0.05', '{cause="starved"} > 0.01')],
+    ['LoopwatchStarved', 'counts code blocks', (s) => s.replace('{cause="starved"} > 0.05', ' > 0.05')],
   ];
 
   it.each(mutations.map(([alert, what, edit]) => [alert, what, edit] as const))('the promtool tests fail when %s %s', (_alert, _what, edit) => {

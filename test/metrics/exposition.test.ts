@@ -71,7 +71,18 @@ describe('BlockMetrics', () => {
     const d = [...b.durations()];
     expect(d).toHaveLength(1);
     expect(d[0]).toMatchObject({ route: 'none', culprit: UNKNOWN_CULPRIT_LABEL, thread: 'main', count: 1 });
-    expect([...b.blocked()]).toEqual([{ route: 'none', thread: 'main', seconds: 0.12 }]);
+    expect([...b.blocked()]).toEqual([{ route: 'none', thread: 'main', cause: 'code', seconds: 0.12 }]);
+  });
+
+  it('counts blocks apart by cause, a fixed set: an event without one (or an unknown one) is code', () => {
+    const b = new BlockMetrics(5);
+    for (const cause of ['code', 'native', 'gc', 'starved', 'starved'] as const) b.record({ ...block(100, '/a', 'work'), cause });
+    b.record({ ...block(100, '/a', 'work'), cause: 'bogus' as never });
+    const blocked = new Map([...b.blocked()].map((s) => [s.cause, s.seconds]));
+    expect([...blocked.keys()].sort()).toEqual(['code', 'gc', 'native', 'starved']);
+    expect(blocked.get('starved')).toBeCloseTo(0.2);
+    expect(blocked.get('code')).toBeCloseTo(0.2);
+    expect([...b.durations()].map((d) => d.cause).sort()).toEqual(['code', 'gc', 'native', 'starved']);
   });
 
   it('a route that loses its label takes its series with it; its later blocks count under other', () => {

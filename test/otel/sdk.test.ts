@@ -134,12 +134,12 @@ describe.each(ORDERS)('OpenTelemetry SDK, $what', ({ order, loader }) => {
     const duration = metric(metrics, 'loopwatch.block.duration')!;
     const reportPoint = duration.points.find((p) => p.attributes.route === '/report/:id');
     expect(reportPoint, seen).toBeDefined();
-    expect(reportPoint!.attributes).toEqual({ route: '/report/:id', culprit: `${line.block.culprit!.function} (test/otel/fixtures/sdk-app.cjs)`, thread: 'main' });
+    expect(reportPoint!.attributes).toEqual({ route: '/report/:id', culprit: `${line.block.culprit!.function} (test/otel/fixtures/sdk-app.cjs)`, thread: 'main', cause: line.block.cause });
     const hist = reportPoint!.value as { count: number; sum: number };
     expect(hist.count).toBe(1);
     expect(hist.sum).toBeGreaterThan(0.12);
     const blocked = metric(metrics, 'loopwatch.blocked.time')!.points.find((p) => p.attributes.route === '/report/:id');
-    expect(blocked?.attributes).toEqual({ route: '/report/:id', thread: 'main' });
+    expect(blocked?.attributes).toEqual({ route: '/report/:id', thread: 'main', cause: line.block.cause });
     expect(blocked?.value as number).toBeGreaterThan(0.12);
     // The 150 ms block delayed a beat by at least 100 ms, within this first interval.
     expect(metric(metrics, EVENTLOOP_DELAY.max.otel)!.points[0].value as number, seen).toBeGreaterThan(0.1);

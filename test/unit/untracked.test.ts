@@ -13,7 +13,7 @@ const event: BlockEvent = {
   id: '6d6d389419f88b7c', thread: { id: 0, name: 'main' }, startedAt: '2026-11-26T02:30:32.888Z', durationMs: 152.4,
   ongoing: false, thresholdMs: 50,
   context: { kind: 'startup', method: null, route: null, path: null, job: null, traceId: null, spanId: null },
-  culprit: null, stack: [], hint: null, fingerprint: '2a06b92aea15472f', profile: [],
+  culprit: null, stack: [], hint: null, fingerprint: '2a06b92aea15472f', profile: [], cause: 'code', cpuMs: null, gcMs: null,
 };
 
 describe('formatBlockLine', () => {
