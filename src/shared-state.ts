@@ -37,8 +37,14 @@ export const I32 = {
   REPORTING: 8,
   /** Bumped by the worker after it posted a finished block to the agent: received = posted means none is on its way. */
   REPORTS: 9,
+  /**
+   * BEATS count of the first beat after the stall the worker tracks (0: none yet); that
+   * beat's time and idle time are in F64.RECOVERY_AT/IDLE. Set by the main thread, cleared
+   * by the worker when it begins tracking a stall.
+   */
+  RECOVERED: 10,
 } as const;
-const I32_SLOTS = 10;
+const I32_SLOTS = 12;
 
 /**
  * Beat 1 is written by start(), beat 2 when the event loop first turns. A stall whose
@@ -67,7 +73,10 @@ export const F64 = {
   DELAY_COUNT: 6,
   DELAY_MAX: 7,
   DELAY_MIN: 8,
-  // 9-13: free (the untracked records moved to a ring at UNTRACKED_0).
+  /** The first beat after a tracked stall (see I32.RECOVERED): time and idle time. */
+  RECOVERY_AT: 9,
+  RECOVERY_IDLE: 10,
+  // 11-13: free (the untracked records moved to a ring at UNTRACKED_0).
   /** First of DELAY_BUCKETS_S.length + 1 cumulative-free bucket counts (the last is +Inf). */
   DELAY_BUCKET_0: 14,
   /** performance.nodeTiming.loopStart (ms after timeOrigin), once the loop has started; 0 before. */

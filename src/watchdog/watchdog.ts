@@ -155,7 +155,7 @@ export class Watchdog {
     const stall = this.#stall;
     if (stall) {
       if (!stall.recovered && b.beats !== stall.beats) {
-        stall.recovered = { ...b };
+        stall.recovered = this.#recovery(b);
         stall.recoveredSeenAt = now;
         if (stall.schedFrom) stall.schedTo = this.causes.sched?.read(now) ?? null;
       }
@@ -200,6 +200,7 @@ export class Watchdog {
     // The loop has been busy since the beat was due: this reading is inside the block.
     stall.schedFrom = this.causes.sched?.read(now) ?? null;
     this.#stall = stall;
+    Atomics.store(this.state.i32, I32.RECOVERED, 0);
     Atomics.store(this.state.i32, I32.STALL, 1);
     debug('stall after beat %d (%d ms since it)', last.beats, now - last.at);
     this.#sample(this.#stall, now);
@@ -246,6 +247,14 @@ export class Watchdog {
     const gc = ongoing ? null : this.#gcWindow(stall);
     debug('cause: gc asked %s armed %s window %j, sched %j → %j', stall.gcAsked, stall.gcArmed, gc, stall.schedFrom, to);
     return classify({ durationMs, thresholdMs: this.cfg.thresholdMs, from: stall.schedFrom, to, gc });
+  }
+
+  /** The stall's end: the first beat after it as the main thread noted it, else `b` (the latest). */
+  #recovery(b: BeatSnapshot): BeatSnapshot {
+    const { i32, f64 } = this.state;
+    const beats = Atomics.load(i32, I32.RECOVERED);
+    if (beats === 0) return { ...b };
+    return { beats, at: f64[F64.RECOVERY_AT], idle: f64[F64.RECOVERY_IDLE], flags: b.flags };
   }
 
   #onCapture(stall: Stall, result: ProbeResult | null): void {
@@ -343,7 +352,7 @@ export class Watchdog {
       // result is on its way to this thread. Wait for it, briefly; the exiting main thread
       // waits for EXIT_ACK up to 300 ms. A probe served after the final beat (inside the
       // exit handler itself) is dropped by the capture callback.
-      stall.recovered = { ...b };
+      stall.recovered = this.#recovery(b);
       const finish = (): void => {
         if (this.#afterCapture !== finish) return;
         this.#afterCapture = null;
@@ -359,7 +368,7 @@ export class Watchdog {
 
   #exitNow(b: BeatSnapshot): void {
     try {
-      if (this.#stall) this.#finish(this.#stall, { ...b });
+      if (this.#stall) this.#finish(this.#stall, this.#stall.recovered ?? this.#recovery(b));
       // The main thread's records, its final beat's included: before this thread's first tick
       // they are all it knows (a process that blocks and exits while its watchdog starts).
       this.#untracked();

@@ -3,6 +3,7 @@ import type { BlockEvent } from '../../src/event.js';
 import type { ProbeResult } from '../../src/probe.js';
 import { claimUntracked, createSharedState, F64, FLAG, I32, type SharedState, UNTRACKED_RING, untrackedPending, writeUntracked } from '../../src/shared-state.js';
 import { untrackedEvent } from '../../src/untracked.js';
+import { checkBeat } from '../../src/heartbeat.js';
 import { type CaptureSource, Watchdog, type WatchdogConfig } from '../../src/watchdog/watchdog.js';
 
 const cfg: WatchdogConfig = {
@@ -50,6 +51,13 @@ class Harness {
     const fromAt = this.now;
     this.now += ms;
     writeUntracked(this.state, { fromAt, fromIdle: this.idle, toAt: this.now, toIdle: this.idle, toBeat: Atomics.load(this.state.i32, I32.BEATS) + 1, early });
+  }
+  /** A beat as the main thread's heartbeat writes it, with its checks (checkBeat). */
+  mainBeat(): void {
+    const { f64 } = this.state;
+    const busy = this.now - f64[F64.BEAT_AT] - (this.idle - f64[F64.IDLE_AT]);
+    checkBeat(this.state, this.now, this.idle, busy >= cfg.thresholdMs);
+    this.beat();
   }
   /** Idle loop: beats every 38 ms, all idle. */
   idleFor(ms: number): void {
@@ -275,6 +283,25 @@ describe('Watchdog', () => {
     h.dog.tick();
     h.idleFor(100);
     expect(h.events).toHaveLength(1);
+  });
+
+  it('a watchdog that reads the beats late ends the stall at the first beat after it, and the next block is not merged into it (issue 13)', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    h.block(60); // tracked: the watchdog ticked and sampled during it
+    expect(h.dog.stalled).toBe(true);
+    h.serve();
+    h.mainBeat(); // the recovery beat; the watchdog is not scheduled now
+    h.now += 10;
+    h.idle += 10;
+    h.now += 60; // the next block, which the watchdog does not see either
+    h.mainBeat();
+    h.now += 5;
+    h.dog.tick(); // it runs again only now
+    h.idleFor(100);
+    expect(h.events.map((e) => Math.round(e.durationMs))).toEqual([60, 60]);
+    expect(h.events[0].culprit?.function).toBe('burnCpu');
+    expect(h.events[1].culprit).toBeNull();
   });
 
   it('writes ongoing lines at doubling intervals while stuck', () => {
