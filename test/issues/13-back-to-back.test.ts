@@ -37,7 +37,8 @@ describe(`back-to-back blocks, with ${cpus().length} busy processes beside them:
       await contend();
       const child = spawnFixture('back-to-back.cjs', {
         args: [String(count), '60', '10', mode],
-        env: { LOOPWATCH_PROMETHEUS_PORT: String(metricsPort), LOOPWATCH_PROMETHEUS_HOST: '127.0.0.1' },
+        // Flood control off: every block gets its own line, to be counted.
+        env: { LOOPWATCH_PROMETHEUS_PORT: String(metricsPort), LOOPWATCH_PROMETHEUS_HOST: '127.0.0.1', LOOPWATCH_LOG_LIMIT: '0' },
       });
       await child.ready();
       const printed = await child.waitForStdout(/^\{"truth":/, 30_000);
