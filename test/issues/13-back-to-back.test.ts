@@ -5,7 +5,8 @@
  * beats late; it took the latest beat for the end of the stall it tracked, merging the next
  * block into it, and the main thread kept a single record of a block the watchdog did not
  * track, which the next one overwrote (before the fix, two busy processes on the 2 cores:
- * 97-99 of 100 and 125-126 of 128).
+ * 97-99 of 100 and 125-126 of 128, measured before the cause/flood-control merge; after it
+ * the merge no longer showed here, and test/unit/watchdog.test.ts pins the mechanism).
  */
 import { cpus } from 'node:os';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,8 @@ afterEach(cleanup);
 interface Result {
   truth: number;
   separate: number;
+  from: number;
+  to: number;
   events: number;
   totalMs: number;
 }
@@ -48,7 +51,11 @@ describe(`back-to-back blocks, with ${cpus().length} busy processes beside them:
       expect(result.separate).toBe(count);
 
       const lines = child.allBlocks().filter((b) => !b.block.ongoing);
-      const flood = lines.filter((b) => child.afterReady(b));
+      // The lines of these blocks: ended in the fixture's window (see back-to-back.cjs).
+      const flood = lines.filter((b) => {
+        const end = Date.parse(b.block.startedAt) + b.block.durationMs;
+        return end >= result.from && end <= result.to;
+      });
       const summary = `durations: ${flood.map((b) => b.block.durationMs).join(' ')}`;
       expect(flood.length, summary).toBe(count);
       expect(result.events, summary).toBe(count);
@@ -60,7 +67,6 @@ describe(`back-to-back blocks, with ${cpus().length} busy processes beside them:
       // The endpoint's histogram counts every line the watchdog wrote (the warm-up's too).
       const families = parseExposition((await scrape(metricsPort)).body);
       expect(total(families, 'loopwatch_block_duration_seconds_count'), summary).toBe(lines.length);
-      expect(total(families, 'loopwatch_block_duration_seconds_count') - (lines.length - flood.length)).toBe(count);
       expect(total(families, 'loopwatch_blocked_seconds_total')).toBeGreaterThanOrEqual((count * 58) / 1000);
     }, 40_000);
   }
