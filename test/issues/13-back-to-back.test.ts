@@ -37,13 +37,15 @@ describe(`back-to-back blocks, with ${cpus().length} busy processes beside them:
   for (const [mode, count] of [['interval', 100], ['timeout', 60]] as const) {
     it(`${count} blocks of 60 ms, ${mode === 'interval' ? 'one setInterval of 70 ms' : 'each 10 ms after the previous (setTimeout)'}: log, events and /metrics all count ${count}`, async () => {
       const metricsPort = await freePort();
-      await contend();
       const child = spawnFixture('back-to-back.cjs', {
-        args: [String(count), '60', '10', mode],
+        // The blocks begin 500 ms after the ready line, by when the busy processes run. They
+        // start only then: the fixture's warm-up must be named (a starved one names nothing).
+        args: [String(count), '60', '10', mode, '500'],
         // Flood control off: every block gets its own line, to be counted.
         env: { LOOPWATCH_PROMETHEUS_PORT: String(metricsPort), LOOPWATCH_PROMETHEUS_HOST: '127.0.0.1', LOOPWATCH_LOG_LIMIT: '0' },
       });
       await child.ready();
+      await contend();
       const printed = await child.waitForStdout(/^\{"truth":/, 30_000);
       const result = JSON.parse(printed.text) as Result;
       expect(result.truth).toBe(count);
