@@ -90,6 +90,21 @@ describe.runIf(linux)('issue 12: the cause of a block (Linux, real processes)', 
     }
   }, 60_000);
 
+  it('an app worker thread is measured through its own tid: its spin loop is code, on CPU, while the main thread idles', async () => {
+    // Read from the main thread's schedstat instead, this block would be native (cpuMs ~0).
+    const child = spawnFixture('../attribution/fixtures/worker-threads.cjs', { args: ['300'], env: { LOOPWATCH_WORKER_THREADS: 'on' } });
+    await child.ready();
+    const [line] = await child.waitForBlocks(1, { timeoutMs: 10_000 });
+    const b = line.block;
+    expect(b.thread.name, JSON.stringify(b)).toBe('report-pool');
+    expect(b.cpuMs, JSON.stringify(b)).not.toBeNull();
+    // The worker is not given a higher priority (its tid is not known from outside), so on a
+    // loaded machine it may be starved; it is never native, which the idle main thread would give.
+    expect(['code', 'starved'], JSON.stringify(b)).toContain(b.cause);
+    if (b.cause === 'code') expect(b.cpuMs!).toBeGreaterThan(b.durationMs * 0.4);
+    await child.waitForExit(10_000);
+  }, 30_000);
+
   it('allocation over a large live heap, with GC pauses most of the block, is gc', async () => {
     // V8's parallel and concurrent GC helpers compete with the main thread for the 2 cores
     // here (measured: a big-heap allocation loop was then runnable-not-running for up to 0.9
