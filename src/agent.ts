@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
 import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import * as workerThreads from 'node:worker_threads';
@@ -13,7 +14,8 @@ import { BlockMetrics } from './metrics/block-store.js';
 import { AGENT_KEY, METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
 import { quoteNodeOption, splitNodeOptions, withoutOurPreload } from './node-options.js';
 import { installProbe, removeProbe } from './probe.js';
-import { createSharedState, FLAG, I32, type SharedState } from './shared-state.js';
+import { claimUntracked, createSharedState, FLAG, I32, type SharedState, untrackedPending } from './shared-state.js';
+import { formatBlockLine, untrackedEvent, writeBlockLine } from './untracked.js';
 import type { WorkerData } from './watchdog/worker.js';
 import { LOG_MESSAGE } from './exporters/log.js';
 import { apiInstalled, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
@@ -21,6 +23,9 @@ import type * as OtelApi from '@opentelemetry/api';
 
 /** The agent's settle() (for assertNoBlock): a registered symbol (the CJS and ESM copies share it), not part of the public Monitor. */
 export const SETTLE = Symbol.for('loopwatch.settle.v1');
+/** The agent's watching(): resolves once its watchdog runs. Registered symbol, like SETTLE. */
+export const WATCHING = Symbol.for('loopwatch.watching.v1');
+const debug = debuglog('loopwatch');
 
 /** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
 const EXIT_WAIT_MS = 300;
@@ -40,6 +45,21 @@ export interface Monitor {
 }
 
 type GlobalWithAgent = typeof globalThis & { [AGENT_KEY]?: Agent };
+
+/**
+ * Whether this process has an inspector the watchdog can connect to. Node creates none in a
+ * `node --test` runner that isolates files in processes, nor in a `--watch` supervisor
+ * (Environment::should_create_inspector), and there `connectToMainThread()` aborts the
+ * whole process on a failed native assertion instead of throwing (measured: Node 20.20 and
+ * 24.22, exit 134, "Assertion failed: (parent_handle_) != nullptr"). Such a process gets
+ * detection and durations without stacks; its test files' processes have an inspector.
+ */
+export function inspectorUsable(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): boolean {
+  const args = [...execArgv, ...splitNodeOptions(nodeOptions ?? '')];
+  const has = (re: RegExp): boolean => args.some((a) => re.test(a));
+  if (has(/^--watch(-path)?(=|$)/)) return false;
+  return !has(/^--test(=|$)/) || has(/^--(experimental-)?test-isolation=none$/);
+}
 
 /** NODE_OPTIONS for the watchdog: the app's, without our own preload, so the worker does not start another agent. */
 export function workerNodeOptions(value: string | undefined): string | undefined {
@@ -63,6 +83,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   #logger: { warn(obj: object, msg: string): void } | undefined;
   /** 'block' messages received from the worker (compared with its REPORTS count by settle()). */
   #received = 0;
+  readonly #thread = threadInfo();
 
   constructor(config: ResolvedConfig) {
     super();
@@ -80,7 +101,9 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
 
   start(): void {
     if (this.config.context) this.#unsubscribe = subscribeHttp();
-    if (this.config.captureStacks) {
+    const captureStacks = this.config.captureStacks && inspectorUsable();
+    if (this.config.captureStacks && !captureStacks) debug('no inspector in a --test runner or --watch supervisor: blocks are timed without stacks');
+    if (captureStacks) {
       installProbe();
       this.#gc.install();
       this.#heartbeat.onBeat = this.#gc.beat;
@@ -94,12 +117,12 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
         confirmMs: this.config.confirmMs,
         stuckMs: this.config.stuckMs,
         maxSamples: this.config.maxSamples,
-        captureStacks: this.config.captureStacks,
+        captureStacks,
         log: this.config.log,
         cwd: process.cwd(),
-        thread: threadInfo(),
+        thread: this.#thread,
         tid: ownTid(readlinkSync),
-        gcBuffer: this.config.captureStacks ? this.#gc.buffer : null,
+        gcBuffer: captureStacks ? this.#gc.buffer : null,
         logLimit: this.config.logLimit,
         logIntervalMs: this.config.logIntervalMs,
         prometheus: this.config.prometheusPort === null
@@ -119,7 +142,11 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
       stdout: false,
       stderr: false,
     });
-    worker.on('message', this.#onMessage);
+    worker.on('message', (msg: WorkerMessage) => {
+      // Only the worker's own messages: settle() compares them with its REPORTS count.
+      if (msg.code === 'block') this.#received++;
+      this.#onMessage(msg);
+    });
     worker.on('error', (err) => {
       warnOnce('worker-error', `loopwatch watchdog stopped: ${err?.message ?? err}; blocks are no longer detected`, WARNING_CODES.WORKER_FAILED);
     });
@@ -144,7 +171,6 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly #onMessage = (msg: WorkerMessage): void => {
     try {
       if (msg.code === 'block') {
-        this.#received++;
         if (this.#logger) {
           try {
             this.#logger.warn({ block: msg.event }, LOG_MESSAGE);
@@ -177,16 +203,20 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     this.#heartbeat.finalBeat();
     Atomics.or(i32, I32.FLAGS, FLAG.EXITING);
     Atomics.notify(i32, I32.FLAGS);
-    if (Atomics.load(i32, I32.STALL) === 1 || busy >= this.config.thresholdMs) {
-      Atomics.wait(i32, I32.EXIT_ACK, 0, EXIT_WAIT_MS);
-    }
+    // A watchdog not running yet could add nothing to the main thread's own records (a
+    // block that is over has no stack left to take): it is told not to start, and no wait.
+    const ready = this.#watchdogRunning();
+    const pending = Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1 || busy >= this.config.thresholdMs || untrackedPending(this.#state);
+    const waited = pending && ready ? Atomics.wait(i32, I32.EXIT_ACK, 0, EXIT_WAIT_MS) : 'no wait';
+    debug('exit: watchdog %s, stall %d, untracked records %d, claimed %d, wait: %s', ready ? 'running' : 'not running', Atomics.load(i32, I32.STALL), Atomics.load(i32, I32.UNTRACKED), Atomics.load(i32, I32.UNTRACKED_CLAIMED), waited);
+    this.#reportUntracked();
   };
 
   /**
    * Resolves once every block that ended before the call has reached the 'block'
    * listeners: two beats have passed (so a block in progress at the call has ended and been
-   * closed by its recovery beat, or recorded as untracked), the worker tracks no stall, and
-   * every block it posted has arrived. Bounded: gives up after max(1 s, 4 × threshold).
+   * closed by its recovery beat, or recorded as untracked), the watchdog runs and has claimed
+   * every untracked record, tracks no stall, and every block it posted has arrived. Bounded: gives up after max(1 s, 4 × threshold).
    */
   async [SETTLE](): Promise<void> {
     const { i32 } = this.#state;
@@ -196,7 +226,32 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     while (!this.#stopped && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, pause));
       const beaten = (Atomics.load(i32, I32.BEATS) - beats) | 0;
-      if (beaten >= 2 && Atomics.load(i32, I32.STALL) === 0 && Atomics.load(i32, I32.REPORTS) === this.#received) return;
+      if (
+        beaten >= 2 && Atomics.load(i32, I32.READY) === 1 && !untrackedPending(this.#state) &&
+        Atomics.load(i32, I32.STALL) === 0 && Atomics.load(i32, I32.REPORTS) === this.#received
+      ) return;
+    }
+  }
+
+  /** Resolves once the watchdog thread runs (bounded: 2 s), so a block from now on gets a stack. */
+  async [WATCHING](): Promise<void> {
+    const deadline = performance.now() + 2_000;
+    while (!this.#stopped && Atomics.load(this.#state.i32, I32.READY) !== 1 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  /** Whether the watchdog runs; if not, it never will, and the main thread reports the blocks. */
+  #watchdogRunning(): boolean {
+    return Atomics.compareExchange(this.#state.i32, I32.READY, 0, -1) === 1;
+  }
+
+  /** Reports the main thread's records of blocks the watchdog has not claimed (see untracked.ts). */
+  #reportUntracked(): void {
+    for (let r = claimUntracked(this.#state); r !== null; r = claimUntracked(this.#state)) {
+      const event = untrackedEvent(this.#state, r, { thread: this.#thread, thresholdMs: this.config.thresholdMs });
+      writeBlockLine(this.config.log, formatBlockLine(event));
+      this.#onMessage({ code: 'block', event });
     }
   }
 
@@ -218,13 +273,16 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     // Ref'd while stopping: `await monitor.stop()` must come back even when nothing else
     // keeps the loop alive.
     worker.ref();
-    if (Atomics.load(this.#state.i32, I32.STALL) === 1) {
-      // A block is being tracked: give the worker a bounded moment to report it.
+    const { i32 } = this.#state;
+    const busy = Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1 || untrackedPending(this.#state);
+    if (this.#watchdogRunning() && busy) {
+      // A block is being tracked or waits to be reported: give the worker a bounded moment.
       const deadline = performance.now() + EXIT_WAIT_MS;
       while (Atomics.load(this.#state.i32, I32.EXIT_ACK) !== 1 && performance.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     }
+    this.#reportUntracked();
     await worker.terminate().catch(() => undefined);
   }
 }

@@ -4,7 +4,7 @@
  * the call. Uses the running agent, or starts one (log off) whose threshold is the budget.
  */
 import { isMainThread } from 'node:worker_threads';
-import { current, type Monitor, SETTLE, start } from './agent.js';
+import { current, type Monitor, SETTLE, start, WATCHING } from './agent.js';
 import { describe, ERROR_CODES, LoopwatchError, LoopwatchRangeError, LoopwatchTypeError } from './errors.js';
 import type { BlockEvent } from './event.js';
 
@@ -32,7 +32,7 @@ function blockedMessage(blocks: BlockEvent[], budgetMs: number): string {
   const worst = blocks[0];
   const c = worst.culprit;
   const lines = [
-    `blocked the event loop for ${worst.durationMs} ms (budget ${budgetMs} ms)${c ? ` in ${c.function} (${c.file}:${c.line})` : ', no stack captured'}` +
+    `blocked the event loop for ${worst.durationMs.toFixed(1)} ms (budget ${budgetMs} ms)${c ? ` in ${c.function} (${c.file}:${c.line})` : ', no stack captured'}` +
       (blocks.length > 1 ? `; ${blocks.length - 1} more block${blocks.length > 2 ? 's' : ''} over budget` : ''),
   ];
   if (worst.hint) lines.push(`hint: ${worst.hint}`);
@@ -76,12 +76,15 @@ export async function assertNoBlock<T>(fn: () => T | PromiseLike<T>, options: No
     seen.push(event);
   };
   monitor.on('block', listener);
+  const internals = monitor as Monitor & { [SETTLE]?: () => Promise<void>; [WATCHING]?: () => Promise<void> };
+  // A watchdog just started has no thread yet: a block before it runs would have no stack.
+  await internals[WATCHING]?.();
   const wall = (): number => performance.timeOrigin + performance.now();
   const from = wall();
   try {
     const result = await fn();
     const to = wall();
-    await (monitor as Monitor & { [SETTLE]?: () => Promise<void> })[SETTLE]?.();
+    await internals[SETTLE]?.();
     const over = seen
       .filter((e) => {
         const began = Date.parse(e.startedAt);

@@ -2,7 +2,7 @@ import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { describe, LoopwatchTypeError } from './errors.js';
-import { expressRoute, type ExpressRequestLike } from './express-route.js';
+import { expressRoute, type ExpressRequestLike } from '../integrations/express.js';
 import { currentTest, type TestInfo } from '../integrations/test-runners.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */

@@ -1,4 +1,4 @@
-import { F64, FLAG, I32, recordDelay, type SharedState } from './shared-state.js';
+import { F64, FLAG, I32, recordDelay, type SharedState, writeUntracked } from './shared-state.js';
 
 /**
  * The main thread's only recurring work: one unref'd interval that stamps the time and
@@ -75,13 +75,12 @@ export class Heartbeat {
     const idle = this.#nodeTiming.idleTime;
     // Safety net: a block the watchdog did not see (its thread was not scheduled in time)
     // is still known here, from the busy time between this beat and the last.
+    // It is also the only record of blocks before the watchdog thread runs (issue 13).
     if (check && this.busySinceBeat(now, idle) >= this.#thresholdMs && Atomics.load(i32, I32.STALL) === 0) {
-      f64[F64.UNTRACKED_FROM_AT] = f64[F64.BEAT_AT];
-      f64[F64.UNTRACKED_FROM_IDLE] = f64[F64.IDLE_AT];
-      f64[F64.UNTRACKED_TO_AT] = now;
-      f64[F64.UNTRACKED_TO_IDLE] = idle;
-      f64[F64.UNTRACKED_TO_BEAT] = Atomics.load(i32, I32.BEATS) + 1;
-      Atomics.add(i32, I32.UNTRACKED, 1);
+      writeUntracked(this.#state, {
+        fromAt: f64[F64.BEAT_AT], fromIdle: f64[F64.IDLE_AT], toAt: now, toIdle: idle,
+        toBeat: Atomics.load(i32, I32.BEATS) + 1, early: Atomics.load(i32, I32.READY) !== 1,
+      });
       Atomics.notify(i32, I32.FLAGS);
     }
     Atomics.add(i32, I32.SEQ, 1);

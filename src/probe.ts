@@ -22,6 +22,8 @@ export interface ProbeResult {
   thread?: number;
   /** Why no frames could be taken (the app froze Error.prepareStackTrace, …); absent when they were. */
   failure?: string;
+  /** Served while the process emitted 'exit' (process._exiting): the loop has ended. */
+  exiting?: boolean;
 }
 
 const STACK_LIMIT = 64;
@@ -191,6 +193,7 @@ export function probe(): string {
     addActiveSpan(context);
     const result: ProbeResult = { at, idle: nodeTiming.idleTime, frames, context, thread: threadId };
     if (failure !== undefined) result.failure = failure;
+    if ((process as { _exiting?: boolean })._exiting === true) result.exiting = true;
     return stringify(result);
   } catch (err) {
     return stringify({ at, idle: nodeTiming.idleTime, frames: [], context: null, failure: String((err as Error)?.message ?? err) });

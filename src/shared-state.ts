@@ -23,12 +23,22 @@ export const I32 = {
   EXIT_ACK: 3,
   /** 1 while the worker is tracking a stall (a capture may be under way). */
   STALL: 4,
-  /** Bumped by the main thread when a beat closed a block the watchdog was not tracking. */
+  /** Untracked records written so far by the main thread (see writeUntracked). */
   UNTRACKED: 5,
+  /** Untracked records claimed so far, by the watchdog or the exiting main thread (see claimUntracked). */
+  UNTRACKED_CLAIMED: 6,
+  /**
+   * Who reports blocks: 0 until the worker's watchdog runs, then 1 (set by the worker); -1
+   * when the main thread exited or stopped first and reported its records itself (the worker
+   * then reports nothing). Compare-and-swap on both sides, so exactly one of them decides.
+   */
+  READY: 7,
+  /** 1 while the worker writes a line: an exiting main thread waits for it (bounded). */
+  REPORTING: 8,
   /** Bumped by the worker after it posted a finished block to the agent: received = posted means none is on its way. */
-  REPORTS: 6,
+  REPORTS: 9,
 } as const;
-const I32_SLOTS = 8;
+const I32_SLOTS = 10;
 
 /**
  * Beat 1 is written by start(), beat 2 when the event loop first turns. A stall whose
@@ -57,12 +67,7 @@ export const F64 = {
   DELAY_COUNT: 6,
   DELAY_MAX: 7,
   DELAY_MIN: 8,
-  /** The last untracked block: the beat before it (time, idle) and the beat after it (count in BEATS terms, time, idle). */
-  UNTRACKED_FROM_AT: 9,
-  UNTRACKED_FROM_IDLE: 10,
-  UNTRACKED_TO_AT: 11,
-  UNTRACKED_TO_IDLE: 12,
-  UNTRACKED_TO_BEAT: 13,
+  // 9-13: free (the untracked records moved to a ring at UNTRACKED_0).
   /** First of DELAY_BUCKETS_S.length + 1 cumulative-free bucket counts (the last is +Inf). */
   DELAY_BUCKET_0: 14,
   /** performance.nodeTiming.loopStart (ms after timeOrigin), once the loop has started; 0 before. */
@@ -100,7 +105,63 @@ export function fineUpper(i: number): number {
   return FINE_MIN_S * 2 ** (i / FINE_PER_OCTAVE);
 }
 
-const F64_SLOTS = F64.FINE_BUCKET_0 + FINE_BUCKETS;
+/**
+ * Blocks the main thread saw end at a beat while the watchdog was not tracking them: its
+ * thread was not scheduled in time, or not started yet (a process starting among many on a
+ * busy machine can block, and even exit, before its watchdog thread runs: issue 13). A ring,
+ * so that several of them before the watchdog is up are all still there when it comes.
+ */
+export const UNTRACKED_RING = 8;
+const UNTRACKED_FIELDS = 6;
+const UNTRACKED_0 = F64.FINE_BUCKET_0 + FINE_BUCKETS;
+const F64_SLOTS = UNTRACKED_0 + UNTRACKED_RING * UNTRACKED_FIELDS;
+
+/** One untracked block: the beat before it (time, idle) and the beat after it (BEATS count, time, idle). */
+export interface UntrackedRecord {
+  fromAt: number;
+  fromIdle: number;
+  toAt: number;
+  toIdle: number;
+  toBeat: number;
+  /** The watchdog was not running yet when the beat saw it (reported as kind "startup"). */
+  early: boolean;
+}
+
+/** Main thread: adds a record (then bumps UNTRACKED, so a reader that sees the count sees the record). */
+export function writeUntracked(state: SharedState, r: UntrackedRecord): void {
+  const { i32, f64 } = state;
+  const base = UNTRACKED_0 + (Atomics.load(i32, I32.UNTRACKED) % UNTRACKED_RING) * UNTRACKED_FIELDS;
+  f64[base] = r.fromAt;
+  f64[base + 1] = r.fromIdle;
+  f64[base + 2] = r.toAt;
+  f64[base + 3] = r.toIdle;
+  f64[base + 4] = r.toBeat;
+  f64[base + 5] = r.early ? 1 : 0;
+  Atomics.add(i32, I32.UNTRACKED, 1);
+}
+
+/**
+ * Claims the oldest record nobody has reported yet, or returns null. The watchdog and the
+ * exiting main thread may both report untracked blocks; the compare-and-swap on the claimed
+ * count gives each record to exactly one of them. Records older than the ring are skipped.
+ */
+export function claimUntracked(state: SharedState): UntrackedRecord | null {
+  const { i32, f64 } = state;
+  for (;;) {
+    const written = Atomics.load(i32, I32.UNTRACKED);
+    const claimed = Atomics.load(i32, I32.UNTRACKED_CLAIMED);
+    if (claimed >= written) return null;
+    const seq = Math.max(claimed, written - UNTRACKED_RING);
+    const base = UNTRACKED_0 + (seq % UNTRACKED_RING) * UNTRACKED_FIELDS;
+    const r: UntrackedRecord = { fromAt: f64[base], fromIdle: f64[base + 1], toAt: f64[base + 2], toIdle: f64[base + 3], toBeat: f64[base + 4], early: f64[base + 5] === 1 };
+    if (Atomics.compareExchange(i32, I32.UNTRACKED_CLAIMED, claimed, seq + 1) === claimed) return r;
+  }
+}
+
+/** Whether records are waiting to be reported. */
+export function untrackedPending(state: SharedState): boolean {
+  return Atomics.load(state.i32, I32.UNTRACKED_CLAIMED) < Atomics.load(state.i32, I32.UNTRACKED);
+}
 
 /** Index of the bucket of `v` for upper bounds `bounds` (le); bounds.length is the +Inf bucket. */
 export function bucketIndex(bounds: readonly number[], v: number): number {

@@ -7,7 +7,7 @@ import { BlockCollector, formatTable, summarize, toJson } from './summary.js';
 
 export const REPORT_HELP = `Usage: loopwatch report [options] [file.jsonl | -]
 
-Summarizes a block log: route / job / test -> culprit -> blocks, worst and total ms, hint.
+Summarizes a block log: route / job / test -> culprit -> blocks, worst and total ms, cause, hint.
 Reads the file, or standard input with - (or when no file is given and input is piped):
   kubectl logs deploy/api | npx loopwatch report
 Lines that loopwatch did not write (the app's own pino lines) are skipped and counted;

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { addPreload } from '../node-options.js';
 import { type Flags, numberFlag, parseArgs, switchFlag, UsageError } from './args.js';
-import { BlockCollector, fmtMs, formatStack, formatTable, type ReportBlock, sourceOf, summarize } from './summary.js';
+import { BlockCollector, fmtMs, formatStack, formatTable, type Group, type ReportBlock, sourceOf, summarize } from './summary.js';
 
 export const RUN_HELP = `Usage: loopwatch run [options] -- <command> [args…]
 
@@ -24,7 +24,8 @@ Options:
   --fail-on-block[=ms]  CI mode: exit 3 when the command passed but a block of at least
                         ms (default: the threshold) ran in a test or in the app's code;
                         blocks at start-up and in the test runner's own work (collecting
-                        and transpiling test files) do not count
+                        and transpiling test files) do not count, nor do starved
+                        blocks (the process runnable but kept off the CPU)
   --count-startup       with --fail-on-block, count those blocks too
   --threshold <ms>      a stall at least this long is a block (LOOPWATCH_THRESHOLD_MS,
                         default 50; lowered to the --fail-on-block budget if that is lower)
@@ -39,6 +40,8 @@ Options:
                         processes only the first can listen)
   --otel on|off         publish through @opentelemetry/api (LOOPWATCH_OTEL)
   --quiet               no line per block while the command runs; the summary stays
+                        (in GitHub Actions, GITHUB_ACTIONS=true, CI mode also writes an
+                        ::error annotation per failing culprit, at its file and line)
   -h, --help            this text
 
 Exit codes: the command's own code when it is not 0 (128 + the signal number when a
@@ -150,12 +153,42 @@ function liveLine(b: ReportBlock): string {
   return `loopwatch: ${state} ${fmtMs(b.block.durationMs).padStart(7)} ms  ${sourceOf(b.block.context)}  ${c ? `${c.function} (${c.file}:${c.line})` : '(no stack)'}${b.pid ? `  [pid ${b.pid}]` : ''}${hint}\n`;
 }
 
-function verdict(p: RunPlan, blocks: ReportBlock[], stderr: NodeJS.WritableStream): boolean {
+/** A GitHub Actions workflow command's text, escaped as the runner reads it. */
+function ghEscape(text: string, property = false): string {
+  const out = text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return property ? out.replace(/:/g, '%3A').replace(/,/g, '%2C') : out;
+}
+
+/**
+ * In GitHub Actions, one `::error` annotation per failing group, at the culprit's file and
+ * line (relative to the command's working directory, as the block event's files are), so the
+ * block shows on the pull request's diff.
+ */
+function annotate(groups: Group[], budgetMs: number, stdout: NodeJS.WritableStream): void {
+  for (const g of groups.slice(0, SHOWN_BLOCKS)) {
+    const c = g.example.block.culprit;
+    const at = c && !c.file.startsWith('node:') && !c.file.startsWith('..') ? `file=${ghEscape(c.file, true)},line=${c.line},` : '';
+    const title = `loopwatch: blocked ${fmtMs(g.worstMs)} ms (budget ${budgetMs} ms)`;
+    const text = `${g.source}: ${g.count} block${g.count === 1 ? '' : 's'} in ${g.culprit}${g.hints.length ? `. ${g.hints.join('; ')}` : ''}`;
+    stdout.write(`::error ${at}title=${ghEscape(title, true)}::${ghEscape(text)}\n`);
+  }
+}
+
+function verdict(p: RunPlan, blocks: ReportBlock[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): boolean {
+  const { stderr } = io;
   if (p.budgetMs === null) return true;
   const over = blocks.filter((b) => b.block.durationMs >= p.budgetMs!);
-  const counted = over.filter((b) => p.countStartup || !NOT_COUNTED.has(b.block.context?.kind ?? ''));
-  const ignored = over.length - counted.length;
-  const note = ignored ? ` (${ignored} more at start-up or in the test runner's own work were not counted; --count-startup counts them)` : '';
+  // A starved block (the process was runnable but kept off the CPU: a loaded CI machine, a
+  // CPU quota) is not the code's doing, whatever the stack showed.
+  const starved = over.filter((b) => b.block.cause === 'starved');
+  const own = over.filter((b) => b.block.cause !== 'starved');
+  const counted = own.filter((b) => p.countStartup || !NOT_COUNTED.has(b.block.context?.kind ?? ''));
+  const ignored = own.length - counted.length;
+  const notes = [
+    ignored ? `${ignored} more at start-up or in the test runner's own work were not counted (--count-startup counts them)` : '',
+    starved.length ? `${starved.length} starved (the process was runnable but not running: machine load or a CPU limit) were not counted` : '',
+  ].filter(Boolean);
+  const note = notes.length ? ` (${notes.join('; ')})` : '';
   if (counted.length === 0) {
     stderr.write(`loopwatch: no block of ${p.budgetMs} ms or more in tests or app code${note}\n`);
     return true;
@@ -169,7 +202,8 @@ function verdict(p: RunPlan, blocks: ReportBlock[], stderr: NodeJS.WritableStrea
     for (const h of g.hints) stderr.write(`    hint: ${h}\n`);
     if (b.stack.length) stderr.write(`${formatStack(b, 6, '      ')}\n`);
   }
-  if (groups.length > SHOWN_BLOCKS) stderr.write(`  … and ${groups.length - SHOWN_BLOCKS} more (see the table above)\n`);
+  if (groups.length > SHOWN_BLOCKS) stderr.write(`  … and ${groups.length - SHOWN_BLOCKS} more (all of them: --log <file>, then loopwatch report <file>)\n`);
+  if (io.env.GITHUB_ACTIONS === 'true') annotate(groups, p.budgetMs, io.stdout);
   return false;
 }
 
@@ -227,7 +261,7 @@ export async function runCommand(argv: readonly string[], register: string, io: 
   } else if (p.keepLog) {
     io.stderr.write(`loopwatch: ${blocks.length} block line${blocks.length === 1 ? '' : 's'} in ${p.log} (loopwatch report ${p.log} for the table)\n`);
   }
-  const passed = verdict(p, blocks, io.stderr);
+  const passed = verdict(p, blocks, io);
   if (signal) return 128 + (constants.signals[signal] ?? 0);
   if (code !== 0) return code ?? 1;
   return passed ? 0 : EXIT_BLOCKED;

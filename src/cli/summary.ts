@@ -101,6 +101,8 @@ export interface Group {
   worstMs: number;
   totalMs: number;
   hints: string[];
+  /** The causes of its blocks (event.cause: code, native, gc, starved), most frequent first. */
+  causes: string[];
   stillBlocked: number;
   /** The worst block of the group. */
   example: ReportBlock;
@@ -109,6 +111,7 @@ export interface Group {
 /** Blocks grouped by source and culprit, most blocked time first. */
 export function summarize(blocks: readonly ReportBlock[]): Group[] {
   const groups = new Map<string, Group>();
+  const causeCounts = new Map<Group, Map<string, number>>();
   for (const b of blocks) {
     const source = sourceOf(b.block.context);
     const c = b.block.culprit;
@@ -117,7 +120,8 @@ export function summarize(blocks: readonly ReportBlock[]): Group[] {
     const key = `${source}\u0000${culprit}\u0000${c ? c.file : ''}`;
     let g = groups.get(key);
     if (!g) {
-      g = { source, culprit, where: c ? `${c.file}:${c.line}` : '', count: 0, worstMs: 0, totalMs: 0, hints: [], stillBlocked: 0, example: b };
+      g = { source, culprit, where: c ? `${c.file}:${c.line}` : '', count: 0, worstMs: 0, totalMs: 0, hints: [], causes: [], stillBlocked: 0, example: b };
+      causeCounts.set(g, new Map());
       groups.set(key, g);
     }
     g.count++;
@@ -129,13 +133,16 @@ export function summarize(blocks: readonly ReportBlock[]): Group[] {
     }
     if (b.stillBlocked) g.stillBlocked++;
     if (b.block.hint && !g.hints.includes(b.block.hint)) g.hints.push(b.block.hint);
+    const cause = typeof b.block.cause === 'string' ? b.block.cause : null;
+    if (cause) causeCounts.get(g)!.set(cause, (causeCounts.get(g)!.get(cause) ?? 0) + 1);
   }
+  for (const [g, counts] of causeCounts) g.causes = [...counts].sort((a, b) => b[1] - a[1]).map(([c]) => c);
   return [...groups.values()].sort((a, b) => b.totalMs - a.totalMs);
 }
 
 export const fmtMs = (ms: number): string => ms.toFixed(1);
 
-/** The summary table: route / job / test, culprit, blocks, worst and total ms, hint. */
+/** The summary table: route / job / test, culprit, blocks, worst and total ms, cause, hint. */
 export function formatTable(groups: readonly Group[]): string {
   const rows = groups.map((g) => [
     g.source,
@@ -143,10 +150,11 @@ export function formatTable(groups: readonly Group[]): string {
     `${g.count}${g.stillBlocked ? '*' : ''}`,
     fmtMs(g.worstMs),
     fmtMs(g.totalMs),
+    g.causes.join(', ') || '-',
     g.hints.join('; ') || '-',
   ]);
-  const head = ['route / job / test', 'culprit', 'blocks', 'worst ms', 'total ms', 'hint'];
-  const right = [false, false, true, true, true, false];
+  const head = ['route / job / test', 'culprit', 'blocks', 'worst ms', 'total ms', 'cause', 'hint'];
+  const right = [false, false, true, true, true, false, false];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]): string =>
     cells.map((c, i) => (i === cells.length - 1 ? c : right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
@@ -176,6 +184,7 @@ export function toJson(collector: BlockCollector, groups: readonly Group[]): obj
       worstMs: g.worstMs,
       totalMs: Math.round(g.totalMs * 10) / 10,
       hints: g.hints,
+      causes: g.causes,
       stillBlocked: g.stillBlocked,
       fingerprint: g.example.block.fingerprint,
       context: g.example.block.context,

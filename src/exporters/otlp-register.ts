@@ -14,8 +14,8 @@ export function prepareOtlp(): Fallback | null {
 
 /**
  * `loopwatch/register` with OTEL_EXPORTER_OTLP_ENDPOINT (or a per-signal endpoint) set:
- * metrics and block spans go out over OTLP/HTTP through loopwatch's own pipeline for as
- * long as the app registers no SDK. Flushed once when the loop empties ('beforeExit';
+ * metrics and block spans go out over OTLP, in the protocol the OTEL_* variables choose,
+ * through loopwatch's own pipeline for as long as the app registers no SDK. Flushed once when the loop empties ('beforeExit';
  * `process.exit()` and signals skip it), bounded by EXIT_FLUSH_MS.
  */
 export function startOtlp(monitor: Monitor, pipeline: Fallback | null): void {

@@ -10,7 +10,7 @@ import type { BlockContext } from '../context.js';
 import type { BlockEvent } from '../event.js';
 import { GC_F64, GC_I32, GC_START_EXPRESSION, type GcView } from '../gc-meter.js';
 import { PROBE_EXPRESSION, type ProbeResult } from '../probe.js';
-import { type BeatSnapshot, F64, FLAG, I32, readBeat, type SharedState, STARTUP_BEAT } from '../shared-state.js';
+import { type BeatSnapshot, claimUntracked, F64, FLAG, I32, readBeat, type SharedState, STARTUP_BEAT, untrackedPending } from '../shared-state.js';
 import { type CauseResult, classify, gcHint, type GcWindow, type SchedReading, starvedHint } from './cause.js';
 
 export interface WatchdogConfig extends FrameOptions {
@@ -66,6 +66,8 @@ interface Stall {
   recoveredSeenAt: number;
   /** BEATS count of the beat before the stall: recovery is any other count. */
   beats: number;
+  /** An untracked block the main thread saw before this thread ran. */
+  early?: boolean;
   /** Scheduler readings when the stall was seen and when its end was (cause.ts). */
   schedFrom: SchedReading | null;
   schedTo: SchedReading | null;
@@ -114,8 +116,8 @@ export class Watchdog {
   #last: BeatSnapshot = { beats: -1, at: 0, idle: 0, flags: 0 };
   #stall: Stall | null = null;
   #done = false;
-  #untrackedSeen = 0;
-  /** BEATS count of the beat that closed the last tracked stall. */
+  /** BEATS counts of the beat before and the beat that closed the last stall reported. */
+  #lastClosedFrom = -1;
   #lastClosedBeat = -1;
   /** Frame options with the source-map cache, which lives as long as the worker. */
   readonly #reader: SampleReader;
@@ -254,6 +256,13 @@ export class Watchdog {
     // Source maps and source text are read here, in the worker, never in the blocked thread.
     const sample = this.#reader.read(result, stall.requestedAt);
     const { frames, latencyMs } = sample;
+    // Served inside loopwatch's own code on the blocked thread (the exit handler, a beat), or
+    // with no code of the app's on the stack while the process exits or at the entry of a
+    // Node function called from native code: the block was over, the loop between callbacks.
+    // Seen under CPU contention (18 processes on 2 cores): probes asked for during a block
+    // and served at the entry of process.emit('beforeExit') named node:events' emit.
+    if (frames[0]?.origin === 'loopwatch') return;
+    if ((result.exiting || frames[0]?.atEntry) && !frames.some((f) => f.origin === 'app' || f.origin === 'dependency')) return;
     stall.samples.push(sample);
     if (debug.enabled) {
       debug('sample %d: latency %d ms, %s', stall.samples.length, latencyMs, frames.slice(0, 4).map((f) => `${f.function}@${f.file}:${f.line}:${f.column}${f.atEntry ? '*' : ''}`).join(' < '));
@@ -272,33 +281,53 @@ export class Watchdog {
     stall.nextOngoingAt = stall.start + stall.ongoingStep;
   }
 
-  /** Reports a block that the main thread saw end but this thread never tracked: no stack. */
+  /**
+   * Reports the blocks that the main thread saw end but this thread never tracked (it was
+   * not scheduled in time, or not started yet): no stack. Each record is claimed first, since
+   * an exiting main thread reports the ones left over itself.
+   */
   #untracked(): void {
-    const { i32, f64 } = this.state;
-    const seq = Atomics.load(i32, I32.UNTRACKED);
-    if (seq === this.#untrackedSeen) return;
-    this.#untrackedSeen = seq;
-    if (f64[F64.UNTRACKED_TO_BEAT] === this.#lastClosedBeat) return;
-    const from = { beats: f64[F64.UNTRACKED_TO_BEAT] - 1, at: f64[F64.UNTRACKED_FROM_AT], idle: f64[F64.UNTRACKED_FROM_IDLE] };
-    const stall = newStall(from, from.at);
-    debug('untracked block reported by the main thread, beat %d', f64[F64.UNTRACKED_TO_BEAT]);
-    this.#finish(stall, { beats: f64[F64.UNTRACKED_TO_BEAT], at: f64[F64.UNTRACKED_TO_AT], idle: f64[F64.UNTRACKED_TO_IDLE], flags: 0 }, false);
+    if (!untrackedPending(this.state)) return;
+    const { i32 } = this.state;
+    Atomics.store(i32, I32.REPORTING, 1);
+    try {
+      for (let r = claimUntracked(this.state); r !== null; r = claimUntracked(this.state)) {
+        // Between the beats of a stall tracked here: the same block. The main thread wrote the
+        // record at a beat just before this thread began tracking, and this thread may have
+        // closed the stall at a later beat than that one (seen under CPU contention).
+        if (r.toBeat - 1 >= this.#lastClosedFrom && r.toBeat <= this.#lastClosedBeat) continue;
+        const stall = newStall({ beats: r.toBeat - 1, at: r.fromAt, idle: r.fromIdle }, r.fromAt);
+        stall.early = r.early;
+        debug('untracked block reported by the main thread, beat %d%s', r.toBeat, r.early ? ', before the watchdog ran' : '');
+        this.#finish(stall, { beats: r.toBeat, at: r.toAt, idle: r.toIdle, flags: 0 }, false);
+      }
+    } finally {
+      Atomics.store(i32, I32.REPORTING, 0);
+    }
   }
 
   #finish(stall: Stall, end: BeatSnapshot, updateLast = true): void {
     this.#stall = null;
+    this.#lastClosedFrom = stall.beats;
     this.#lastClosedBeat = end.beats;
     // An untracked record can be newer than the beat this thread last read (the main thread
     // writes it just before its beat): take it as the last beat, or the same block would
     // look like a fresh stall and be tracked and reported a second time.
     if (updateLast || end.beats > this.#last.beats) this.#last = { ...end };
-    Atomics.store(this.state.i32, I32.STALL, 0);
-    this.capturer.disconnect();
-    // Busy time between the beat before and the beat after: wall time minus loop idle time.
-    const durationMs = end.at - stall.beatAt - Math.max(0, end.idle - stall.beatIdle);
-    debug('stall closed by beat %d: %d ms busy, %d samples', end.beats, durationMs, stall.samples.length);
-    if (durationMs < this.cfg.thresholdMs) return;
-    this.sinks.report(this.#event(stall, durationMs, false, end.at - durationMs));
+    const { i32 } = this.state;
+    // REPORTING before STALL clears: an exiting main thread that reads either waits for the line.
+    const reporting = Atomics.exchange(i32, I32.REPORTING, 1);
+    Atomics.store(i32, I32.STALL, 0);
+    try {
+      this.capturer.disconnect();
+      // Busy time between the beat before and the beat after: wall time minus loop idle time.
+      const durationMs = end.at - stall.beatAt - Math.max(0, end.idle - stall.beatIdle);
+      debug('stall closed by beat %d: %d ms busy, %d samples', end.beats, durationMs, stall.samples.length);
+      if (durationMs < this.cfg.thresholdMs) return;
+      this.sinks.report(this.#event(stall, durationMs, false, end.at - durationMs));
+    } finally {
+      Atomics.store(i32, I32.REPORTING, reporting);
+    }
   }
 
   /** The process is exiting (or the agent stopped): report what is pending, synchronously. */
@@ -330,8 +359,12 @@ export class Watchdog {
 
   #exitNow(b: BeatSnapshot): void {
     try {
-      if (this.#stall) {
-        this.#finish(this.#stall, { ...b });
+      if (this.#stall) this.#finish(this.#stall, { ...b });
+      // The main thread's records, its final beat's included: before this thread's first tick
+      // they are all it knows (a process that blocks and exits while its watchdog starts).
+      this.#untracked();
+      if (this.#lastClosedBeat === b.beats) {
+        // Closed by the final beat already.
       } else if (this.#last.beats > 0 && !(b.flags & FLAG.STOPPED)) {
         // A block that ended in the exit itself, too recent to have been seen.
         const pseudo = newStall(this.#last, this.#last.at);
@@ -356,7 +389,7 @@ export class Watchdog {
     // A starved thread ran little of the block: the frame it was in is not to blame.
     const culpritFrame = choice && why.cause !== 'starved' ? choice.frame : null;
     const context = sample?.context ?? stall.samples.find((s) => s.context)?.context ?? emptyContext();
-    if (stall.beats === STARTUP_BEAT && context.kind === null) context.kind = 'startup';
+    if ((stall.beats === STARTUP_BEAT || stall.early) && context.kind === null) context.kind = 'startup';
     const culprit = culpritFrame
       ? { function: culpritFrame.function, file: culpritFrame.file, line: culpritFrame.line, column: culpritFrame.column }
       : null;

@@ -243,6 +243,15 @@ function main(): void {
     });
   }
 
+  // From here on the watchdog sees blocks as they happen, and the main thread's records of
+  // earlier ones are claimed at the first tick; unless the main thread exited or stopped
+  // before this thread got here and reported them itself (issue 13).
+  if (Atomics.compareExchange(state.i32, I32.READY, 0, 1) !== 0) {
+    stopLoop();
+    Atomics.store(state.i32, I32.EXIT_ACK, 1);
+    Atomics.notify(state.i32, I32.EXIT_ACK);
+    return;
+  }
   watchFlags();
   idleLoop();
 }

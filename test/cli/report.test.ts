@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlockCollector, summarize } from '../../src/cli/summary.js';
+import { BlockCollector, formatTable, summarize } from '../../src/cli/summary.js';
 import { assertBuilt } from '../helpers/child.js';
 import { runCli, stackLines } from '../helpers/cli.js';
 
@@ -181,12 +181,14 @@ describe('BlockCollector', () => {
     const c = new BlockCollector();
     const culprit = (line: number) => ({ function: 'parse', file: 'app.js', line, column: 1 });
     c.add(line({ startedAt: '1', durationMs: 60, ongoing: false, culprit: culprit(3) }));
-    c.add(line({ startedAt: '2', durationMs: 90, ongoing: false, culprit: culprit(4) }));
-    c.add(line({ startedAt: '3', durationMs: 200, ongoing: false, context: { kind: 'job', job: 'nightly' } }));
+    c.add(line({ startedAt: '2', durationMs: 90, ongoing: false, culprit: culprit(4), cause: 'native' }));
+    c.add(line({ startedAt: '4', durationMs: 70, ongoing: false, culprit: culprit(3), cause: 'native' }));
+    c.add(line({ startedAt: '3', durationMs: 300, ongoing: false, context: { kind: 'job', job: 'nightly' }, cause: 'starved' }));
     const groups = summarize(c.blocks());
-    expect(groups.map((g) => [g.source, g.culprit, g.where, g.count, g.worstMs, g.totalMs])).toEqual([
-      ['job nightly', '(no stack)', '', 1, 200, 200],
-      ['(timer)', 'parse', 'app.js:4', 2, 90, 150],
+    expect(groups.map((g) => [g.source, g.culprit, g.where, g.count, g.worstMs, g.totalMs, g.causes])).toEqual([
+      ['job nightly', '(no stack)', '', 1, 300, 300, ['starved']],
+      ['(timer)', 'parse', 'app.js:4', 3, 90, 220, ['native']],
     ]);
+    expect(formatTable(groups).split('\n')[0]).toMatch(/^route \/ job \/ test +culprit +blocks +worst ms +total ms +cause +hint$/);
   });
 });

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expressRoute } from '../../src/express-route.js';
+import { expressRoute } from '../../integrations/express.js';
 import { request } from '../helpers/http.js';
 
 const require = createRequire(import.meta.url);

@@ -31,7 +31,7 @@ const live = new Set<ChildProcess>();
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(LOOPWATCH_|VITEST|TINYPOOL|NODE_OPTIONS$|NODE_TEST_CONTEXT$|FORCE_COLOR$)/.test(k)) continue;
+    if (v === undefined || /^(LOOPWATCH_|VITEST|TINYPOOL|NODE_OPTIONS$|NODE_TEST_CONTEXT$|FORCE_COLOR$|GITHUB_ACTIONS$)/.test(k)) continue;
     env[k] = v;
   }
   return { ...env, NO_COLOR: '1', ...extra };

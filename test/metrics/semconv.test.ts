@@ -8,7 +8,7 @@
  */
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ALL_METRICS } from '../../src/metrics/names.js';
 
 class TestReader extends MetricReader {
@@ -33,11 +33,13 @@ describe('OpenTelemetry runtime metrics, translated to Prometheus', () => {
     const instrumentation = new RuntimeNodeInstrumentation({ monitoringPrecision: 10 });
     instrumentation.setMeterProvider(provider);
     try {
-      // Let the loop turn so every collector has something to report.
-      await new Promise((r) => setTimeout(r, 100));
-      const { resourceMetrics } = await reader.collect();
-      const found = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).filter((m) => m.descriptor.name.startsWith('nodejs.eventloop.'));
-      expect(found.length).toBeGreaterThanOrEqual(9);
+      // Collected until every collector has something to report (the loop has turned).
+      const found = await vi.waitFor(async () => {
+        const { resourceMetrics } = await reader.collect();
+        const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).filter((m) => m.descriptor.name.startsWith('nodejs.eventloop.'));
+        expect(metrics.length).toBeGreaterThanOrEqual(9);
+        return metrics;
+      }, { timeout: 5000, interval: 20 });
       for (const m of found) {
         const type = m.dataPointType === DataPointType.GAUGE ? 'gauge' : m.dataPointType === DataPointType.SUM && m.isMonotonic ? 'counter' : 'histogram';
         const name = prometheusName(m.descriptor.name, m.descriptor.unit, type);

@@ -1,7 +1,9 @@
 /**
  * OTLP without code: a child process started with `--require dist/register.cjs` and only
  * OTEL_* variables (no SDK of its own) sends loopwatch's metrics and block spans to a real
- * OTLP/HTTP receiver on 127.0.0.1, flushes at exit, and exits by itself.
+ * OTLP receiver on 127.0.0.1, flushes at exit, and exits by itself. Over http/json where a
+ * test says so, else the default protocol (http/protobuf); otlp-protocols.test.ts has
+ * each protocol and the variables that choose it.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, cleanup, quit, spawnFixture, warnings } from '../helpers/child.js';
@@ -132,7 +134,8 @@ describe('OTLP/HTTP from OTEL_* variables under --require dist/register.cjs', ()
   });
 
   it('missing exporter packages: one warning naming them; the agent works on', async () => {
-    const child = spawnFixture('../otel/fixtures/otlp-missing.cjs', { loader: 'none', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' } });
+    // No protocol set: the default, http/protobuf, needs the -proto exporters.
+    const child = spawnFixture('../otel/fixtures/otlp-missing.cjs', { loader: 'none', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', HIDE_MODULES: '@opentelemetry/exporter-trace-otlp-proto' } });
     await child.ready();
     await child.waitForBlocks(1, { timeoutMs: 10_000 });
     const exit = await child.waitForExit(10_000);
@@ -140,8 +143,9 @@ describe('OTLP/HTTP from OTEL_* variables under --require dist/register.cjs', ()
     const lines = warnings(child.stderr, 'LOOPWATCH_WARN_OTLP_PACKAGES');
     expect(lines, child.stderr).toHaveLength(1);
     expect(lines[0]).toContain('OTEL_EXPORTER_OTLP_ENDPOINT is set');
-    for (const pkg of ['@opentelemetry/sdk-metrics', '@opentelemetry/sdk-trace-base', '@opentelemetry/exporter-metrics-otlp-http', '@opentelemetry/exporter-trace-otlp-http']) {
+    for (const pkg of ['@opentelemetry/api', '@opentelemetry/sdk-metrics', '@opentelemetry/sdk-trace-base', '@opentelemetry/exporter-metrics-otlp-proto', '@opentelemetry/exporter-trace-otlp-proto']) {
       expect(lines[0]).toContain(pkg);
     }
+    expect(lines[0]).toContain('missing: @opentelemetry/exporter-trace-otlp-proto)');
   });
 });

@@ -38,11 +38,18 @@ describe('loopwatch collectors in a prom-client registry', () => {
       for (const s of f!.samples) expect(Object.keys(s.labels), m.prometheus).toEqual(expect.arrayContaining([...m.labels]));
     }
     // Values that must be there once the loop has turned.
+    const stats: Record<string, number> = {};
     for (const stat of ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99']) {
       const [s] = samples(families, `nodejs_eventloop_delay_${stat}_seconds`);
       expect(s.value, stat).toBeGreaterThanOrEqual(0);
       expect(s.value, stat).toBeLessThan(5);
+      stats[stat] = s.value;
     }
+    // A distribution: min <= p50 <= p90 <= p99 <= max, the mean between min and max.
+    const order = [stats.min, stats.p50, stats.p90, stats.p99, stats.max];
+    expect(order, JSON.stringify(stats)).toEqual([...order].sort((a, b) => a - b));
+    expect(stats.mean, JSON.stringify(stats)).toBeGreaterThanOrEqual(stats.min);
+    expect(stats.mean, JSON.stringify(stats)).toBeLessThanOrEqual(stats.max);
     const [util] = samples(families, 'nodejs_eventloop_utilization_ratio');
     expect(util.value).toBeGreaterThan(0);
     expect(util.value).toBeLessThanOrEqual(1);

@@ -25,6 +25,20 @@ const BLOCK_MS = 60;
 const ROUTE = '/loss';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A seeded draw (mulberry32), so a failing run can be replayed with the seed it prints. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const SEED = Number(process.env.SCRAPE_LOSS_SEED ?? 20261203);
+const random = seeded(SEED);
+
 describe('blocks next to a scrape', () => {
   it(`${BLOCKS} blocks of ${BLOCK_MS} ms around scrapes at random moments: all ${BLOCKS} in loopwatch's counter`, async () => {
     // One line per block (no flood control): the test checks the counter against the lines.
@@ -46,14 +60,14 @@ describe('blocks next to a scrape', () => {
     for (let i = 0; i < BLOCKS; i++) {
       // The block runs in a timer `after` ms from now (as jobs and work after an await do);
       // the scrape is sent `offset` ms from now: before, during or after the block.
-      const after = Math.round(Math.random() * 40);
-      const offset = Math.round(Math.random() * (after + BLOCK_MS + 40));
+      const after = Math.round(random() * 40);
+      const offset = Math.round(random() * (after + BLOCK_MS + 40));
       const blockDone = startRequest(port, `/block?ms=${BLOCK_MS}&route=${ROUTE}&after=${after}`).response;
       await sleep(offset);
       const scraped = scrapeOnce();
       const [r] = await Promise.all([scraped, blockDone]);
       record(r);
-      await sleep(Math.random() * 60);
+      await sleep(random() * 60);
     }
 
     // The last blocks reach the main thread's store a few ms after they end.
@@ -81,7 +95,10 @@ describe('blocks next to a scrape', () => {
     const withBlock = intervals.filter((x) => x.blocks > 0);
     const seenByProm = withBlock.filter((x) => x.promLagMax >= (BLOCK_MS * 0.75) / 1e3);
     expect(intervals.reduce((s, x) => s + x.blocks, 0)).toBe(BLOCKS);
-    console.log(`scrape intervals with a block: ${withBlock.length}; prom-client nodejs_eventloop_lag_max_seconds showed ${seenByProm.length} of them (${withBlock.length - seenByProm.length} lost); loopwatch counted ${countOf(families) - before} blocks, ${onRoute} under ${ROUTE}`);
-    // Not asserted: how many prom-client misses depends on the draw (bench/scrape-loss.mjs has the figures).
+    // prom-client's reset blind spot: some intervals that held a block show no lag at all
+    // (41-54 % in bench/scrape-loss.mjs); loopwatch's counter had every block (above).
+    const figures = `seed ${SEED}: scrape intervals with a block: ${withBlock.length}; prom-client nodejs_eventloop_lag_max_seconds showed ${seenByProm.length} of them; loopwatch counted ${countOf(families) - before} blocks, ${onRoute} under ${ROUTE}`;
+    expect(withBlock.length, figures).toBeGreaterThan(0);
+    expect(seenByProm.length, figures).toBeLessThan(withBlock.length);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { BlockEvent } from '../../src/event.js';
 import type { ProbeResult } from '../../src/probe.js';
-import { createSharedState, F64, FLAG, I32, type SharedState } from '../../src/shared-state.js';
+import { claimUntracked, createSharedState, F64, FLAG, I32, type SharedState, UNTRACKED_RING, untrackedPending, writeUntracked } from '../../src/shared-state.js';
+import { untrackedEvent } from '../../src/untracked.js';
 import { type CaptureSource, Watchdog, type WatchdogConfig } from '../../src/watchdog/watchdog.js';
 
 const cfg: WatchdogConfig = {
@@ -31,9 +32,9 @@ class Harness {
     disconnect: () => { this.disconnects++; },
   };
   readonly dog: Watchdog;
-  constructor() {
+  constructor(config: WatchdogConfig = cfg) {
     this.state.f64[F64.TIME_ORIGIN_MS] = Date.UTC(2026, 10, 25);
-    this.dog = new Watchdog(this.state, cfg, this.capturer, { report: (e) => this.events.push(e) }, () => this.now);
+    this.dog = new Watchdog(this.state, config, this.capturer, { report: (e) => this.events.push(e) }, () => this.now);
   }
   beat(): void {
     const { i32, f64 } = this.state;
@@ -45,15 +46,10 @@ class Harness {
    * The main thread saw a block of `ms` the watchdog did not track: it writes the record
    * (from the last beat to now) and bumps UNTRACKED; its beat comes separately.
    */
-  untracked(ms: number): void {
-    const { f64, i32 } = this.state;
-    f64[F64.UNTRACKED_FROM_AT] = this.now;
-    f64[F64.UNTRACKED_FROM_IDLE] = this.idle;
+  untracked(ms: number, early = false): void {
+    const fromAt = this.now;
     this.now += ms;
-    f64[F64.UNTRACKED_TO_AT] = this.now;
-    f64[F64.UNTRACKED_TO_IDLE] = this.idle;
-    f64[F64.UNTRACKED_TO_BEAT] = Atomics.load(i32, I32.BEATS) + 1;
-    Atomics.add(i32, I32.UNTRACKED, 1);
+    writeUntracked(this.state, { fromAt, fromIdle: this.idle, toAt: this.now, toIdle: this.idle, toBeat: Atomics.load(this.state.i32, I32.BEATS) + 1, early });
   }
   /** Idle loop: beats every 38 ms, all idle. */
   idleFor(ms: number): void {
@@ -152,6 +148,133 @@ describe('Watchdog', () => {
     expect(h.events).toHaveLength(1);
     expect(h.events[0]).toMatchObject({ durationMs: 70, ongoing: false });
     expect(h.captures).toBe(0);
+  });
+
+  it('reports every block the main thread saw before the watchdog ran, as startup, at its first tick (issue 13)', () => {
+    const h = new Harness();
+    h.beat();
+    h.now += 5;
+    h.untracked(150, true);
+    h.beat();
+    h.now += 20;
+    h.untracked(90, true);
+    h.beat();
+    h.dog.tick();
+    expect(h.events.map((e) => [e.durationMs, e.context.kind, e.culprit])).toEqual([[150, 'startup', null], [90, 'startup', null]]);
+    expect(untrackedPending(h.state)).toBe(false);
+  });
+
+  it('a watchdog whose first tick comes after the process began exiting still reports the records, and acknowledges (issue 13)', () => {
+    const h = new Harness();
+    h.beat();
+    h.now += 20;
+    h.untracked(150, true); // the final beat's record
+    h.beat();
+    Atomics.or(h.state.i32, I32.FLAGS, FLAG.EXITING);
+    expect(h.dog.tick()).toBe(-1);
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0]).toMatchObject({ durationMs: 150, context: { kind: 'startup' }, culprit: null, stack: [] });
+    expect(Atomics.load(h.state.i32, I32.EXIT_ACK)).toBe(1);
+  });
+
+  it('a record claimed by the exiting main thread is not reported again by the watchdog', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    h.untracked(70);
+    h.beat();
+    const claimed = claimUntracked(h.state);
+    expect(claimed).toMatchObject({ early: false });
+    h.dog.tick();
+    h.idleFor(100);
+    expect(h.events).toHaveLength(0);
+  });
+
+  it('keeps the last UNTRACKED_RING records when more come before anyone claims them', () => {
+    const h = new Harness();
+    for (let i = 0; i < UNTRACKED_RING + 3; i++) {
+      h.untracked(60 + i);
+      h.beat();
+    }
+    const got: number[] = [];
+    for (let r = claimUntracked(h.state); r; r = claimUntracked(h.state)) got.push(r.toAt - r.fromAt);
+    expect(got).toEqual(Array.from({ length: UNTRACKED_RING }, (_, i) => 63 + i));
+  });
+
+  it("the main thread's event of a record is the watchdog's, id aside", () => {
+    const h = new Harness();
+    h.beat();
+    h.idle += 3;
+    h.untracked(120, true);
+    const written = { toBeat: Atomics.load(h.state.i32, I32.BEATS) + 1 };
+    h.beat();
+    // Read the record without claiming it, as the main thread would have.
+    const copy = createSharedState();
+    new Uint8Array(copy.buffer).set(new Uint8Array(h.state.buffer));
+    const record = claimUntracked(copy)!;
+    expect(record.toBeat).toBe(written.toBeat);
+    h.dog.tick();
+    const mine = untrackedEvent(copy, record, { thread: cfg.thread, thresholdMs: cfg.thresholdMs });
+    expect({ ...mine, id: 'x' }).toEqual({ ...h.events[0], id: 'x' });
+  });
+
+  it("drops a sample served in loopwatch's own code (its exit handler): the block was over", () => {
+    const h = new Harness({ ...cfg, ownRoot: '/app/node_modules/loopwatch/dist' });
+    h.frames = [['emit', 'node:events', 519, 28, 0], ['processEmit', 'node:internal/process/per_thread', 1, 1, 0]];
+    h.frames.unshift(['Agent.#onExit', '/app/node_modules/loopwatch/dist/register.cjs', 900, 5, 1]);
+    h.idleFor(100);
+    h.block(200);
+    h.beat();
+    h.dog.tick();
+    expect(h.events).toHaveLength(1);
+    expect(h.events[0].culprit).toBeNull();
+    expect(h.events[0].stack).toEqual([]);
+  });
+
+  it("drops a sample served at the entry of a Node function called from native code (emit('beforeExit')), with none of the app's frames", () => {
+    const h = new Harness();
+    h.frames = [['emit', 'node:events', 471, 44, 1]];
+    h.idleFor(100);
+    h.block(200);
+    h.beat();
+    h.dog.tick();
+    expect(h.events[0]).toMatchObject({ culprit: null, stack: [] });
+  });
+
+  it("drops a sample served in the 'exit' event with none of the app's frames", () => {
+    const h = new Harness();
+    h.frames = [['emit', 'node:events', 471, 44, 0]];
+    const serve = h.serve.bind(h);
+    h.serve = (latencyMs = 0.2) => {
+      const done = h.pending;
+      h.pending = null;
+      (h.capturer as { inFlight: boolean }).inFlight = false;
+      done?.({ at: h.now + latencyMs, idle: h.idle, frames: h.frames, context: null, exiting: true });
+    };
+    h.idleFor(100);
+    h.block(200);
+    h.beat();
+    h.dog.tick();
+    expect(h.events[0]).toMatchObject({ culprit: null, stack: [] });
+    h.serve = serve;
+  });
+
+  it('does not report a record again that a stall tracked here covers, when the stall closed at a later beat', () => {
+    // The watchdog began tracking just after the main thread checked STALL at its beat, and
+    // next read the beats only after one more: the record ends at a beat inside the stall.
+    const h = new Harness();
+    h.capturer.capture = () => false;
+    h.idleFor(100);
+    h.now += 60;
+    h.dog.tick(); // stall tracked from the last beat
+    expect(h.dog.stalled).toBe(true);
+    h.now -= 60;
+    h.untracked(60);
+    h.beat();
+    h.now += 40;
+    h.beat();
+    h.dog.tick();
+    h.idleFor(100);
+    expect(h.events).toHaveLength(1);
   });
 
   it('writes ongoing lines at doubling intervals while stuck', () => {
