@@ -117,6 +117,19 @@ describe('the watchdog and the cause of a block', () => {
     expect(events[0].hint).toMatch(/garbage collection took 86 % of this block/);
   });
 
+  it('GC observed over less than a quarter of the block (its first capture served at the end) is not reported', () => {
+    const gc = viewGcBuffer(new SharedArrayBuffer(64));
+    const { state, events, block, dog, t } = setup({ sched: new FakeSched(0.95, 0), gc });
+    block(250);
+    gc.f64[GC_F64.FROM] = 1245;
+    gc.f64[GC_F64.TO] = 1250;
+    gc.f64[GC_F64.MS] = 0;
+    Atomics.store(gc.i32, GC_I32.SEQ, Atomics.load(state.i32, I32.BEATS));
+    t.now += 1;
+    dog.tick();
+    expect(events[0]).toMatchObject({ cause: 'code', gcMs: null });
+  });
+
   it('GC figures that never come hold the line back 50 ms at most: gcMs null', () => {
     const gc = viewGcBuffer(new SharedArrayBuffer(64));
     const { events, block, dog, t } = setup({ sched: new FakeSched(0.95, 0), gc });
