@@ -22,6 +22,9 @@ export const BLOCK_SPAN_ATTRIBUTES = Object.freeze({
   duration: 'loopwatch.block.duration_ms',
   hint: 'loopwatch.block.hint',
   job: 'loopwatch.job',
+  cause: 'loopwatch.block.cause',
+  cpu: 'loopwatch.block.cpu_ms',
+  gc: 'loopwatch.block.gc_ms',
 });
 
 
@@ -56,6 +59,10 @@ export function blockAttributes(event: BlockEvent): Api.Attributes {
   if (event.context.method) attrs[a.method] = event.context.method;
   if (event.context.job) attrs[a.job] = event.context.job;
   if (event.hint) attrs[a.hint] = event.hint;
+  // Absent on events from an older agent copy; the ms only where measured (README, the block event).
+  if (event.cause) attrs[a.cause] = event.cause;
+  if (typeof event.cpuMs === 'number') attrs[a.cpu] = event.cpuMs;
+  if (typeof event.gcMs === 'number') attrs[a.gc] = event.gcMs;
   return attrs;
 }
 

@@ -64,6 +64,17 @@ describe('emitBlockSpan', () => {
     });
   });
 
+  it('carries the cause and the measured on-CPU and GC time; an event without them (an older agent copy) has none', () => {
+    const { exporter, tracer } = setup();
+    emitBlockSpan(api, tracer, { ...event(), cause: 'starved', cpuMs: 31.5, gcMs: null, culprit: null });
+    emitBlockSpan(api, tracer, event());
+    const [measured, older] = exporter.getFinishedSpans();
+    expect(measured.attributes).toMatchObject({ 'loopwatch.block.cause': 'starved', 'loopwatch.block.cpu_ms': 31.5 });
+    expect(measured.attributes).not.toHaveProperty('loopwatch.block.gc_ms');
+    expect(measured.attributes).not.toHaveProperty('code.function.name');
+    expect(Object.keys(older.attributes).filter((k) => /cause|cpu_ms|gc_ms/.test(k))).toEqual([]);
+  });
+
   it('is a root span when no span was active, even if one is active where it is emitted', () => {
     const { exporter, tracer } = setup();
     const outer = tracer.startSpan('unrelated');
