@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parseArgs, UsageError } from './args.js';
-import { BlockCollector, formatTable, summarize, toJson } from './summary.js';
+import { BlockCollector, fmtMs, formatTable, summarize, toJson } from './summary.js';
 
 export const REPORT_HELP = `Usage: loopwatch report [options] [file.jsonl | -]
 
@@ -74,6 +74,10 @@ export async function report(argv: readonly string[], io: { stdin: Readable; std
   io.stdout.write(count === 0
     ? `no blocks${min ? ` of ${min} ms or more` : ''} in ${name}\n`
     : `${count} block${count === 1 ? '' : 's'}${min ? ` of ${min} ms or more` : ''} in ${name}:\n\n${formatTable(groups)}\n`);
+  const sup = collector.suppressed;
+  if (sup.lines) {
+    io.stdout.write(`\n${sup.blocks} more block${sup.blocks === 1 ? '' : 's'} (${fmtMs(sup.totalMs)} ms in all, worst ${fmtMs(sup.worstMs)} ms) are in ${sup.lines} flood-control summary line${sup.lines === 1 ? '' : 's'}, not in the table\n`);
+  }
   const skipped = [
     collector.other ? `${collector.other} other JSON line${collector.other === 1 ? '' : 's'}` : '',
     collector.notJson ? `${collector.notJson} ${collector.notJson === 1 ? 'line that is' : 'lines that are'} not JSON (the first is line ${collector.firstNotJson})` : '',

@@ -97,6 +97,8 @@ function plan(flags: Flags, command: string[], env: NodeJS.ProcessEnv, register:
   }
   const log = logFlag === undefined ? join(mkdtempSync(join(tmpdir(), 'loopwatch-run-')), 'blocks.jsonl') : resolve(logFlag);
   const out: NodeJS.ProcessEnv = { ...env, LOOPWATCH_ENABLED: 'true', LOOPWATCH_LOG: log, LOOPWATCH_THRESHOLD_MS: String(threshold) };
+  // Every block as a line, for the report and the verdict: no flood control unless asked for.
+  if (!env.LOOPWATCH_LOG_LIMIT) out.LOOPWATCH_LOG_LIMIT = '0';
   out.NODE_OPTIONS = addPreload(env.NODE_OPTIONS, register);
   const on = (v: boolean): string => (v ? 'on' : 'off');
   const context = switchFlag(CMD, flags, 'context');

@@ -7,7 +7,7 @@
 import type { BlockEvent } from '../event.js';
 
 /** What a line is. */
-export type LineKind = 'block' | 'ongoing' | 'other' | 'not-json' | 'empty';
+export type LineKind = 'block' | 'ongoing' | 'summary' | 'other' | 'not-json' | 'empty';
 
 export interface ReportBlock {
   pid: number | null;
@@ -17,6 +17,14 @@ export interface ReportBlock {
 }
 
 const BLOCK_MESSAGE = 'event loop blocked';
+/** Flood control's summary of the blocks it wrote no line for (src/watchdog/flood.ts). */
+const SUMMARY_MESSAGE = 'event loop blocks suppressed';
+
+function isSummaryLine(v: unknown): v is { suppressed: { count: number; totalMs: number; worstMs: number } } {
+  if (v === null || typeof v !== 'object') return false;
+  const o = v as { name?: unknown; msg?: unknown; suppressed?: { count?: unknown } };
+  return o.name === 'loopwatch' && o.msg === SUMMARY_MESSAGE && typeof o.suppressed?.count === 'number';
+}
 
 function isBlockLine(v: unknown): v is { pid?: unknown; block: BlockEvent } {
   if (v === null || typeof v !== 'object') return false;
@@ -39,6 +47,8 @@ export class BlockCollector {
   readonly #finished = new Set<string>();
   /** The block of the last 'block' or 'ongoing' line. */
   last: ReportBlock | null = null;
+  /** Flood control's summary lines: blocks counted there, not itemized in any line. */
+  readonly suppressed = { lines: 0, blocks: 0, totalMs: 0, worstMs: 0 };
 
   add(line: string): LineKind {
     this.lines++;
@@ -56,6 +66,14 @@ export class BlockCollector {
       this.notJson++;
       this.firstNotJson ??= this.lines;
       return 'not-json';
+    }
+    if (isSummaryLine(value)) {
+      const x = value.suppressed;
+      this.suppressed.lines++;
+      this.suppressed.blocks += x.count;
+      this.suppressed.totalMs += Number(x.totalMs) || 0;
+      this.suppressed.worstMs = Math.max(this.suppressed.worstMs, Number(x.worstMs) || 0);
+      return 'summary';
     }
     if (!isBlockLine(value)) {
       this.other++;
@@ -191,6 +209,7 @@ export function toJson(collector: BlockCollector, groups: readonly Group[]): obj
       stack: g.example.block.stack,
     })),
     lines: collector.lines,
+    suppressed: { ...collector.suppressed, totalMs: Math.round(collector.suppressed.totalMs * 10) / 10 },
     skipped: { otherJson: collector.other, notJson: collector.notJson },
   };
 }

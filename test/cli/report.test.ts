@@ -169,6 +169,17 @@ describe('BlockCollector', () => {
     expect([c.lines, c.other, c.notJson, c.firstNotJson]).toEqual([5, 2, 1, 4]);
   });
 
+  it("counts flood control's summary lines apart, and report says so", async () => {
+    const c = new BlockCollector();
+    const summary = JSON.stringify({ level: 40, pid: 9, name: 'loopwatch', msg: 'event loop blocks suppressed', suppressed: { fingerprint: 'f', count: 12, totalMs: 800.5, worstMs: 75.2 } });
+    expect(c.add(summary)).toBe('summary');
+    expect(c.add(summary)).toBe('summary');
+    expect(c.suppressed).toEqual({ lines: 2, blocks: 24, totalMs: 1601, worstMs: 75.2 });
+    expect(c.blocks()).toEqual([]);
+    const r = await runCli(['report', '-'], { input: `${demoLines[0]}\n${summary}\n` });
+    expect(r.stdout).toContain('12 more blocks (800.5 ms in all, worst 75.2 ms) are in 1 flood-control summary line, not in the table');
+  });
+
   it('reads a line behind a prefix: kubectl logs --timestamps, docker compose logs', () => {
     const c = new BlockCollector();
     expect(c.add(`2026-12-03T06:00:00.123456789Z ${line({ startedAt: 'D', durationMs: 70, ongoing: false })}`)).toBe('block');
