@@ -30,7 +30,7 @@ describe.each([
     const sync = o.get('sync block')!;
     expect(sync).toMatchObject({ ok: false, error: 'LoopwatchBlockedError', code: 'LOOPWATCH_ERR_BLOCKED', blocks: 1 });
     const [first, hint, ...stack] = sync.message!.split('\n');
-    expect(first).toMatch(new RegExp(`^blocked the event loop for 1[4-9]\\d\\.\\d ms \\(budget ${budget} ms\\) in hashForAWhile \\(test/fixtures/assert/no-block\\.cjs:\\d+\\)$`));
+    expect(first).toMatch(new RegExp(`^blocked the event loop for \\d+\\.\\d ms \\(budget ${budget} ms\\) in hashForAWhile \\(test/fixtures/assert/no-block\\.cjs:\\d+\\)$`));
     expect(hint).toBe('hint: crypto.pbkdf2Sync blocks the loop; use crypto.pbkdf2 (async, runs on the libuv pool)');
     expect(stack.some((l) => /^ {4}at hashForAWhile \(test\/fixtures\/assert\/no-block\.cjs:\d+:\d+\)$/.test(l))).toBe(true);
 

@@ -31,15 +31,15 @@ describe('alert rules: structure', () => {
     expect(ALERTS).toEqual(['LoopwatchLoopLagHigh', 'LoopwatchLongBlock', 'LoopwatchLoopStuck', 'LoopwatchBlockedTimeHigh', 'LoopwatchStarved']);
   });
 
-  it.each(ALERTS)('%s has a severity, summary, description and a runbook_url whose anchor is a README heading', (name) => {
+  it.each(ALERTS)('%s has a severity, summary, description and a runbook_url whose anchor is a heading of docs/dashboards.md', (name) => {
     const rule = RULES.find((r) => r.alert === name)!;
     expect(rule.labels.severity).toMatch(/^(warning|critical)$/);
     expect(rule.annotations.summary).toMatch(/\{\{ \$labels\.instance \}\}/);
     expect(rule.annotations.description.length).toBeGreaterThan(80);
     const url = rule.annotations.runbook_url;
-    expect(url).toMatch(/^README\.md#runbook-/);
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    expect([...anchors(readme)]).toContain(url.split('#')[1]);
+    expect(url).toMatch(/^docs\/dashboards\.md#runbook-/);
+    const runbooks = readFileSync(join(ROOT, 'docs', 'dashboards.md'), 'utf8');
+    expect([...anchors(runbooks)]).toContain(url.split('#')[1]);
   });
 
   it('names the route and culprit where the alert\'s labels carry them', () => {
