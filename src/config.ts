@@ -109,7 +109,8 @@ export function confirmFor(thresholdMs: number): number {
   return Math.max(1, thresholdMs - heartbeatFor(thresholdMs));
 }
 
-function checkNumber(name: string, value: unknown, min: number, max: number, integer: boolean): number {
+/** A number option: TypeError when it is not a number, RangeError outside [min, max] (or not an integer). */
+export function checkNumber(name: string, value: unknown, min: number, max: number, integer: boolean): number {
   if (typeof value !== 'number') {
     throw new LoopwatchTypeError(`options.${name} must be a number, got ${describe(value)}`);
   }

@@ -83,10 +83,13 @@ export class Heartbeat {
     if (record) recordDelay(f64, delayS);
     Atomics.add(i32, I32.BEATS, 1);
     Atomics.add(i32, I32.SEQ, 1);
+    if (!check) return;
     // The worker is tracking a stall and this beat ends it: wake it now rather than at its
     // next poll, so the line follows the block at once.
-    if (check && Atomics.load(i32, I32.STALL) !== 0) Atomics.notify(i32, I32.FLAGS);
-    if (check) this.onBeat?.(Atomics.load(i32, I32.STALL) !== 0, Atomics.load(i32, I32.BEATS), now);
+    const stalled = Atomics.load(i32, I32.STALL) !== 0;
+    if (stalled) Atomics.notify(i32, I32.FLAGS);
+    // An optional call evaluates its arguments only when the hook is set (GC meter on).
+    this.onBeat?.(stalled, Atomics.load(i32, I32.BEATS), now);
   }
 }
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from './args.js';
-import { BlockCollector, fmtMs, formatStack, formatTable, type Group, sourceOf, summarize } from './summary.js';
+import { BlockCollector, blockLine, formatStack, formatTable, type Group, summarize } from './summary.js';
 
 export const DEMO_HELP = `Usage: loopwatch demo [--strict] [--raw]
 
@@ -120,9 +120,7 @@ export async function demo(argv: readonly string[], root: string, out: NodeJS.Wr
     const kind = collector.add(line);
     if ((kind === 'block' || kind === 'ongoing') && collector.last) {
       if (raw) return void say(line);
-      const b = collector.last.block;
-      const c = b.culprit ? `${b.culprit.function} (${b.culprit.file}:${b.culprit.line})` : '(no stack)';
-      say(`${b.ongoing ? 'still blocked' : 'blocked'} ${fmtMs(b.durationMs).padStart(6)} ms  ${sourceOf(b.context).padEnd(19)} ${c}${b.hint ? `  hint: ${b.hint}` : ''}`);
+      say(blockLine(collector.last.block, { sourceWidth: 19 }));
     } else if (kind !== 'empty') {
       otherStderr.push(line);
       say(`service stderr: ${line}`);

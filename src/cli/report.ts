@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { parseArgs, UsageError } from './args.js';
+import { numberFlag, parseArgs, UsageError } from './args.js';
 import { BlockCollector, fmtMs, formatTable, summarize, toJson } from './summary.js';
 
 export const REPORT_HELP = `Usage: loopwatch report [options] [file.jsonl | -]
@@ -53,12 +53,7 @@ export async function report(argv: readonly string[], io: { stdin: Readable; std
     return 0;
   }
   if (rest !== null || positionals.length > 1) throw new UsageError('loopwatch report: give one file (or - for standard input)');
-  let min = 0;
-  if (flags.has('min')) {
-    const n = Number(flags.get('min'));
-    if (!Number.isFinite(n) || n < 0 || (flags.get('min') as string).trim() === '') throw new UsageError(`loopwatch report: --min must be a number of milliseconds >= 0, got ${JSON.stringify(flags.get('min'))}`);
-    min = n;
-  }
+  const min = numberFlag('loopwatch report', flags, 'min', 0, Infinity, 'a number of milliseconds >= 0') ?? 0;
   const file = positionals[0];
   const fromStdin = file === '-' || (file === undefined && !(io.stdin as { isTTY?: boolean }).isTTY);
   if (file === undefined && !fromStdin) throw new UsageError('loopwatch report: give a block log file, or - to read standard input');

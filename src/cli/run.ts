@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { addPreload } from '../node-options.js';
 import { type Flags, numberFlag, parseArgs, switchFlag, UsageError } from './args.js';
-import { BlockCollector, fmtMs, formatStack, formatTable, type Group, type ReportBlock, sourceOf, summarize } from './summary.js';
+import { BlockCollector, blockLine, fmtMs, formatStack, formatTable, type Group, type ReportBlock, summarize } from './summary.js';
 
 export const RUN_HELP = `Usage: loopwatch run [options] -- <command> [args…]
 
@@ -149,10 +149,7 @@ class LogFollower {
 }
 
 function liveLine(b: ReportBlock): string {
-  const c = b.block.culprit;
-  const state = b.block.ongoing ? 'still blocked' : 'blocked';
-  const hint = b.block.hint ? `  hint: ${b.block.hint}` : '';
-  return `loopwatch: ${state} ${fmtMs(b.block.durationMs).padStart(7)} ms  ${sourceOf(b.block.context)}  ${c ? `${c.function} (${c.file}:${c.line})` : '(no stack)'}${b.pid ? `  [pid ${b.pid}]` : ''}${hint}\n`;
+  return `loopwatch: ${blockLine(b.block, { msWidth: 7, extra: b.pid ? `  [pid ${b.pid}]` : '' })}\n`;
 }
 
 /** A GitHub Actions workflow command's text, escaped as the runner reads it. */

@@ -100,6 +100,22 @@ export class BlockCollector {
   }
 }
 
+/** `function (file:line)` of a block's culprit, or `(no stack)`. */
+export function culpritText(block: BlockEvent): string {
+  const c = block.culprit;
+  return c ? `${c.function} (${c.file}:${c.line})` : '(no stack)';
+}
+
+/**
+ * One line for a block as it is reported: state, duration, where, culprit, extra (a pid),
+ * hint. `sourceWidth` pads the where column (the demo's aligned lines).
+ */
+export function blockLine(block: BlockEvent, opts: { msWidth?: number; sourceWidth?: number; extra?: string } = {}): string {
+  const state = block.ongoing ? 'still blocked' : 'blocked';
+  const source = sourceOf(block.context).padEnd(opts.sourceWidth ?? 0);
+  return `${state} ${fmtMs(block.durationMs).padStart(opts.msWidth ?? 6)} ms  ${source}  ${culpritText(block)}${opts.extra ?? ''}${block.hint ? `  hint: ${block.hint}` : ''}`;
+}
+
 /** Where a block ran, in a few words: `GET /users/:id`, `job nightly`, `test a.test.ts > adds`. */
 export function sourceOf(ctx: BlockEvent['context'] | null | undefined): string {
   if (!ctx || !ctx.kind) return '(no context)';
