@@ -129,8 +129,11 @@ describe.runIf(linux)('issue 12: the cause of a block (Linux, real processes)', 
     }
     for (const b of gc) {
       expect(b.gcMs).toBeGreaterThanOrEqual(b.durationMs * 0.5);
-      // Which of the two is named is the culprit rule's business; a gc block keeps one.
-      expect(['fillCache', 'addEntry']).toContain(b.culprit?.function);
+      // Which of them is named is the culprit rule's business; a gc block keeps one. On Node
+      // 24 a sample held up by a long pause can be served only once fillCache has returned
+      // into its dispatcher, run(kind) (the README's handlers[kind](body) case; seen once in
+      // two full runs): that frame is the fixture's too.
+      expect(['fillCache', 'addEntry', 'run']).toContain(b.culprit?.function);
       expect(b.hint).toMatch(/garbage collection took \d+ % of this block/);
     }
   }, 60_000);
