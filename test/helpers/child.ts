@@ -123,6 +123,8 @@ export class Child {
   stdout = '';
   stderr = '';
   exit: Exit | null = null;
+  /** Why the process could not be started (spawn's 'error': EACCES, ENOENT), if it could not. */
+  spawnError: Error | null = null;
   /** The fixture's Date.now() when it printed its ready line (0 until then). */
   readyWallAt = 0;
   readonly exited: Promise<Exit>;
@@ -146,9 +148,20 @@ export class Child {
       ...(opts.uid === undefined ? {} : { uid: opts.uid }),
       ...(opts.gid === undefined ? {} : { gid: opts.gid }),
     });
+    const asUser = opts.uid === undefined ? '' : ` as uid ${opts.uid} (that user must be able to run ${process.execPath} and read ${script})`;
     this.exited = new Promise<Exit>((resolve) => {
+      // A process that never started gets no 'close' on every Node line: settle here, so
+      // waits fail at once with the reason instead of at their deadline.
+      this.proc.on('error', (err) => {
+        if (this.exit) return;
+        this.spawnError = new Error(`could not start ${fixture}${asUser}: ${err.message}`);
+        this.exit = { code: null, signal: null };
+        live.delete(this);
+        resolve(this.exit);
+      });
       // 'close', not 'exit': it comes after the pipes are drained, so the output is complete.
       this.proc.on('close', (code, signal) => {
+        if (this.spawnError) return;
         this.#flush('stdout');
         this.#flush('stderr');
         this.exit = { code, signal };
@@ -201,12 +214,16 @@ export class Child {
   /** Output so far, for failure messages. */
   describe(): string {
     const tail = (s: string): string => (s.length > 4000 ? `…${s.slice(-4000)}` : s);
+    if (this.spawnError) return `fixture ${this.fixture}: ${this.spawnError.message}`;
     const state = this.exit ? `exited ${JSON.stringify(this.exit)}` : this.running ? 'still running' : 'exiting';
     return `fixture ${this.fixture} (pid ${this.proc.pid}, ${state})\n--- stdout ---\n${tail(this.stdout)}\n--- stderr ---\n${tail(this.stderr)}`;
   }
 
   waitFor<T>(check: () => T | undefined | false, opts: WaitOptions): Promise<T> {
-    return waitFor(check, opts, () => this.describe());
+    return waitFor(() => {
+      if (this.spawnError) throw this.spawnError;
+      return check();
+    }, opts, () => this.describe());
   }
 
   /** Waits for a stdout line equal to `text` (or matching it). */
@@ -268,7 +285,7 @@ export class Child {
   /** Kills the process (SIGKILL) and waits until it is gone. */
   async kill(): Promise<Exit> {
     if (this.exit) return this.exit;
-    if (this.running) this.proc.kill('SIGKILL');
+    if (this.running && this.proc.pid !== undefined) this.proc.kill('SIGKILL');
     return this.exited;
   }
 }
