@@ -26,8 +26,13 @@ export interface Endpoint {
   close(): void;
 }
 
-/** Bounds for a server inside someone else's process: few sockets, short timeouts. */
-const MAX_CONNECTIONS = 32;
+/**
+ * Bounds for a server inside someone else's process: short timeouts, and a cap on sockets
+ * (a connection costs a few KB; past the cap new ones are closed at once). The cap is far
+ * above what scrapers open (one or two per Prometheus), so a crowd of them, as after a
+ * scraper fleet restarts, is still served: test/faults/load.test.ts sends 200 at once.
+ */
+const MAX_CONNECTIONS = 256;
 const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 /**

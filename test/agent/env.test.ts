@@ -19,7 +19,7 @@ const NODE_WARNING = new RegExp(`^\\(node:\\d+\\) \\[${CODE}\\] LoopwatchWarning
 const ALL_VARS = [
   'LOOPWATCH_THRESHOLD_MS', 'LOOPWATCH_LOG', 'LOOPWATCH_CONTEXT', 'LOOPWATCH_ENABLED', 'LOOPWATCH_OTEL',
   'LOOPWATCH_OTEL_RUNTIME_METRICS', 'LOOPWATCH_PROMETHEUS_PORT', 'LOOPWATCH_PROMETHEUS_HOST', 'LOOPWATCH_METRICS_TOP_N',
-  'LOOPWATCH_WORKER_THREADS',
+  'LOOPWATCH_WORKER_THREADS', 'LOOPWATCH_LOG_LIMIT', 'LOOPWATCH_LOG_INTERVAL_MS',
 ];
 const every = (value: string): Record<string, string> => Object.fromEntries(ALL_VARS.map((name) => [name, value]));
 
@@ -29,9 +29,17 @@ const INVALID: { title: string; env: Record<string, string>; message?: RegExp }[
     env: { LOOPWATCH_THRESHOLD_MS: 'abc', LOOPWATCH_CONTEXT: 'maybe', LOOPWATCH_LOG: '   ' },
   },
   { title: 'LOOPWATCH_THRESHOLD_MS=0', env: { LOOPWATCH_THRESHOLD_MS: '0' } },
+  {
+    title: 'every other variable set to a value out of its kind or bounds',
+    env: {
+      LOOPWATCH_ENABLED: 'perhaps', LOOPWATCH_OTEL: 'maybe', LOOPWATCH_OTEL_RUNTIME_METRICS: 'sometimes', LOOPWATCH_PROMETHEUS_PORT: '70000',
+      LOOPWATCH_METRICS_TOP_N: '0', LOOPWATCH_WORKER_THREADS: '2', LOOPWATCH_LOG_LIMIT: 'lots', LOOPWATCH_LOG_INTERVAL_MS: '10',
+    },
+    message: /" is not valid \(.*allowed: .+\); using the default$/,
+  },
   // Issue 13: an empty value (a template that lost it) was silently the default.
-  { title: 'every LOOPWATCH_* variable empty', env: every(''), message: /="" is not valid \(it is empty; allowed: [^)]+\); using the default$/ },
-  { title: 'every LOOPWATCH_* variable blank', env: every(' \t'), message: /=" \\t" is not valid \(it is empty; allowed: [^)]+\); using the default$/ },
+  { title: 'every LOOPWATCH_* variable empty', env: every(''), message: /="" is not valid \(it is empty; allowed: .+\); using the default$/ },
+  { title: 'every LOOPWATCH_* variable blank', env: every(' \t'), message: /=" \\t" is not valid \(it is empty; allowed: .+\); using the default$/ },
   {
     title: 'LOOPWATCH_PROMETHEUS_HOST=999.1.1.1 (not an IP address, not a host name)',
     env: { LOOPWATCH_PROMETHEUS_HOST: '999.1.1.1' },
