@@ -12,6 +12,19 @@ import { parseArgs } from 'node:util';
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(BENCH_DIR, '..');
 export const PROBE_KEY_NAME = 'loopwatch.probe.v1';
+/** Where each run leaves its readable output, for docs/performance.md to quote. */
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+
+// The readable output of this run (everything printed through console.log from the machine
+// header on), kept for its results file: the figures the docs quote are the ones printed.
+const printed = [];
+let capturing = false;
+const consoleLog = console.log.bind(console);
+console.log = (...args) => {
+  consoleLog(...args);
+  if (capturing) printed.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+};
+let resultsName = null;
 
 function git(args) {
   try {
@@ -113,6 +126,7 @@ export function machineFacts(nodeBin, build) {
 }
 
 export function printMachine(title, facts, params) {
+  capturing = true;
   console.log(`# ${title}`);
   console.log(`date       ${facts.date}`);
   console.log(`cpu        ${facts.cpuModel}${facts.cpuMHz ? ` @ ${facts.cpuMHz} MHz` : ''}, ${facts.cores} cores, ${facts.memTotalMB} MB`);
@@ -149,8 +163,8 @@ export function resolveNode(value) {
  * Starts `node [--require register] script` pinned to `cpu` with taskset. `agent` is the
  * register entry's path, or null to leave the agent out entirely (not just disabled).
  */
-export function spawnNode({ nodeBin, script, args = [], agent, env = {}, cpu }) {
-  const nodeArgs = [];
+export function spawnNode({ nodeBin, script, args = [], agent, env = {}, cpu, nodeFlags = [] }) {
+  const nodeArgs = [...nodeFlags];
   if (agent) nodeArgs.push('--require', agent);
   nodeArgs.push(script, ...args);
   const childEnv = { ...process.env, ...env };
@@ -360,7 +374,9 @@ export const verdict = (ok) => (ok ? 'MET' : 'NOT MET');
  */
 export function emitJson(name, doc) {
   const line = JSON.stringify({ bench: name, ...doc });
+  capturing = false;
   console.log(line);
+  saveResults(name, doc.machine);
   try {
     const dir = join(ROOT, '.bench-out');
     mkdirSync(dir, { recursive: true });
@@ -370,6 +386,35 @@ export function emitJson(name, doc) {
     console.error(`bench: result saved to ${file}`);
   } catch (err) {
     console.error(`bench: could not save the result: ${err.message}`);
+  }
+}
+
+/**
+ * bench/results/<name>-node<major>.md (or the --results name): the command and what it
+ * printed. docs/performance.md quotes these files (scripts/bench-docs.mjs copies them in; a
+ * test fails when a quote is stale).
+ */
+function saveResults(name, machine) {
+  while (printed.length > 0 && printed.at(-1).trim() === '') printed.pop();
+  const major = /^v(\d+)/.exec(machine.node ?? '')?.[1] ?? 'x';
+  const file = join(RESULTS_DIR, `${resultsName ?? `${name}-node${major}`}.md`);
+  const args = process.argv.slice(2).filter((a, i, all) => a !== '--results' && all[i - 1] !== '--results');
+  const text = [
+    `# bench/${name}.mjs on Node ${machine.node}`,
+    '',
+    `\`node bench/${name}.mjs${args.length ? ` ${args.join(' ')}` : ''}\`, ${machine.date}`,
+    '',
+    '```text',
+    ...printed,
+    '```',
+    '',
+  ].join('\n');
+  try {
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(file, text);
+    console.error(`bench: readable result written to ${file}`);
+  } catch (err) {
+    console.error(`bench: could not write ${file}: ${err.message}`);
   }
 }
 
@@ -385,13 +430,21 @@ export function benchCli(help, options) {
       agent: { type: 'string' },
       context: { type: 'string', default: 'on' },
       'app-cpu': { type: 'string', default: '0' },
+      results: { type: 'string' },
       help: { type: 'boolean', default: false },
       ...options,
     },
   });
   if (opts.help) {
-    console.log(help);
+    console.log(`${help}\n  --results NAME     results file bench/results/NAME.md (default: <bench>-node<major>)`);
     process.exit(0);
+  }
+  if (opts.results !== undefined) {
+    if (!/^[\w.-]+$/.test(opts.results)) {
+      console.error(`bench: --results must be a file name (letters, digits, . _ -), got ${JSON.stringify(opts.results)}`);
+      process.exit(2);
+    }
+    resultsName = opts.results;
   }
   if (!['on', 'off'].includes(opts.context)) {
     console.error(`bench: --context must be on or off, got ${opts.context}`);
