@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
-import { readlinkSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import * as workerThreads from 'node:worker_threads';
 import { isMainThread, threadId, Worker } from 'node:worker_threads';
@@ -134,25 +134,11 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     const nodeOptions = workerNodeOptions(env.NODE_OPTIONS);
     if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
     else delete env.NODE_OPTIONS;
-    const worker = new Worker(join(__dirname, 'watchdog', 'worker.cjs'), {
-      name: 'loopwatch-watchdog',
-      workerData,
-      execArgv: [],
-      env,
-      stdout: false,
-      stderr: false,
-    });
-    worker.on('message', (msg: WorkerMessage) => {
-      // Only the worker's own messages: settle() compares them with its REPORTS count.
-      if (msg.code === 'block') this.#received++;
-      this.#onMessage(msg);
-    });
-    worker.on('error', (err) => {
-      warnOnce('worker-error', `loopwatch watchdog stopped: ${err?.message ?? err}; blocks are no longer detected`, WARNING_CODES.WORKER_FAILED);
-    });
-    // After the listeners: adding a 'message' listener refs the port again.
-    worker.unref();
-    this.#worker = worker;
+    const workerFile = join(__dirname, 'watchdog', 'worker.cjs');
+    // Checked here, not left to the worker's 'error' event: a short-lived process (a CLI,
+    // a script) can end before that event arrives, and the install would fail silently.
+    if (existsSync(workerFile)) this.#worker = this.#startWorker(workerFile, workerData, env);
+    else warnOnce('worker-error', `loopwatch watchdog cannot start: ${workerFile} is missing (an incomplete install or bundle: the package's dist/ folder must be shipped whole); blocks are not detected`, WARNING_CODES.WORKER_FAILED);
     process.on('exit', this.#onExit);
     this.#logger = this.config.logger?.child({ component: 'loopwatch' });
     if (this.config.otel) this[OTEL_BRIDGE_KEY]();
@@ -190,6 +176,28 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
       });
     }
   };
+
+  #startWorker(file: string, workerData: WorkerData, env: NodeJS.ProcessEnv): Worker {
+    const worker = new Worker(file, {
+      name: 'loopwatch-watchdog',
+      workerData,
+      execArgv: [],
+      env,
+      stdout: false,
+      stderr: false,
+    });
+    worker.on('message', (msg: WorkerMessage) => {
+      // Only the worker's own messages: settle() compares them with its REPORTS count.
+      if (msg.code === 'block') this.#received++;
+      this.#onMessage(msg);
+    });
+    worker.on('error', (err) => {
+      warnOnce('worker-error', `loopwatch watchdog stopped: ${err?.message ?? err}; blocks are no longer detected`, WARNING_CODES.WORKER_FAILED);
+    });
+    // After the listeners: adding a 'message' listener refs the port again.
+    worker.unref();
+    return worker;
+  }
 
   /**
    * 'exit' runs synchronously and nothing after it does: write the last beat, tell the
