@@ -5,17 +5,17 @@ import { join } from 'node:path';
 import * as workerThreads from 'node:worker_threads';
 import { isMainThread, threadId, Worker } from 'node:worker_threads';
 import { type Options, resolveOptions, type ResolvedConfig } from './config.js';
-import { subscribeHttp } from './context.js';
+import { subscribeHttp } from './main-thread/context.js';
 import { ERROR_CODES, LoopwatchError, WARNING_CODES, warnOnce } from './errors.js';
-import type { BlockEvent, WorkerMessage } from './event.js';
-import { GcMeter, ownTid } from './gc-meter.js';
-import { Heartbeat } from './heartbeat.js';
+import type { BlockEvent, WorkerMessage } from './shared/event.js';
+import { GcMeter, ownTid } from './main-thread/gc-meter.js';
+import { Heartbeat } from './main-thread/heartbeat.js';
 import { BlockMetrics } from './metrics/block-store.js';
 import { AGENT_KEY, METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
 import { quoteNodeOption, splitNodeOptions, withoutOurPreload } from './node-options.js';
-import { installProbe, removeProbe } from './probe.js';
-import { claimUntracked, createSharedState, FLAG, I32, type SharedState, untrackedPending } from './shared-state.js';
-import { formatBlockLine, untrackedEvent, writeBlockLine } from './untracked.js';
+import { installProbe, removeProbe } from './main-thread/probe.js';
+import { claimUntracked, createSharedState, FLAG, I32, type SharedState, untrackedPending } from './shared/shared-state.js';
+import { formatBlockLine, untrackedEvent, writeBlockLine } from './main-thread/untracked.js';
 import type { WorkerData } from './watchdog/worker.js';
 import { LOG_MESSAGE } from './exporters/log.js';
 import { apiInstalled, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
@@ -72,7 +72,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly config: ResolvedConfig;
   readonly #state: SharedState;
   readonly #heartbeat: Heartbeat;
-  /** GC time inside blocks, for their cause (gc-meter.ts). */
+  /** GC time inside blocks, for their cause (main-thread/gc-meter.ts). */
   readonly #gc: GcMeter;
   #worker: Worker | undefined;
   /** Block metrics for prom-client collectors (loopwatch/prometheus), fed by the 'block' messages. */
@@ -246,7 +246,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     return Atomics.compareExchange(this.#state.i32, I32.READY, 0, -1) === 1;
   }
 
-  /** Reports the main thread's records of blocks the watchdog has not claimed (see untracked.ts). */
+  /** Reports the main thread's records of blocks the watchdog has not claimed (see main-thread/untracked.ts). */
   #reportUntracked(): void {
     for (let r = claimUntracked(this.#state); r !== null; r = claimUntracked(this.#state)) {
       const event = untrackedEvent(this.#state, r, { thread: this.#thread, thresholdMs: this.config.thresholdMs });

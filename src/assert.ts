@@ -7,7 +7,7 @@ import { isMainThread } from 'node:worker_threads';
 import { current, type Monitor, SETTLE, start, WATCHING } from './agent.js';
 import { checkNumber } from './config.js';
 import { describe, ERROR_CODES, LoopwatchError, LoopwatchRangeError, LoopwatchTypeError } from './errors.js';
-import type { BlockEvent } from './event.js';
+import type { BlockEvent } from './shared/event.js';
 
 export interface NoBlockOptions {
   /** Longest block allowed, in ms. Default: the running agent's threshold (50 without one). */

@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { describe, LoopwatchRangeError, LoopwatchTypeError, WARNING_CODES, warnOnce } from './errors.js';
+import type { LogDestination } from './exporters/log.js';
 
-export type LogDestination = 'stderr' | 'stdout' | 'off' | (string & {});
+export type { LogDestination };
 
 export interface Options {
   /** A stall at least this long (ms) is a block. Default 50. */

@@ -1,13 +1,13 @@
 import { createRequire } from 'node:module';
 import type { Attributes, Histogram, Counter, Meter, BatchObservableResult, Observable } from '@opentelemetry/api';
-import type { BlockEvent } from '../event.js';
+import type { BlockEvent } from '../shared/event.js';
 import {
   BLOCK_BUCKETS_S, BLOCK_DURATION, BLOCK_ONGOING, BLOCKED_TIME, DELAY_STATS, EVENTLOOP_DELAY, EVENTLOOP_STATES, EVENTLOOP_TIME,
   EVENTLOOP_UTILIZATION, LOOP_DELAY_HISTOGRAM, type MetricName,
 } from '../metrics/names.js';
 import { type LoopReading, type LoopStatsReader, mainThreadLoopStats } from '../metrics/loop-stats.js';
 import type { BlockLabels } from '../metrics/labels.js';
-import { DELAY_BUCKETS_S, type SharedState } from '../shared-state.js';
+import { DELAY_BUCKETS_S, type SharedState } from '../shared/shared-state.js';
 
 /** Attribute of EVENTLOOP_TIME (semantic conventions: `nodejs.eventloop.state`). */
 const STATE_ATTRIBUTE = 'nodejs.eventloop.state';

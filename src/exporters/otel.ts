@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
 import type * as Api from '@opentelemetry/api';
 import type { ResolvedConfig } from '../config.js';
-import type { BlockEvent } from '../event.js';
-import { F64, I32, type SharedState } from '../shared-state.js';
+import type { BlockEvent } from '../shared/event.js';
+import { F64, I32, type SharedState } from '../shared/shared-state.js';
 import { LoopInstruments } from './otel-metrics.js';
 import { BlockLabels } from '../metrics/labels.js';
 import { emitBlockSpan } from './otel-spans.js';
-import { otelGlobal } from '../otel-global.js';
+import { otelGlobal } from '../main-thread/otel-global.js';
 import { SCOPE } from './otel-keys.js';
 
 export { OTEL_BRIDGE_KEY, SCOPE } from './otel-keys.js';

@@ -10,7 +10,7 @@ import {
   BLOCK_BUCKETS_S, BLOCK_DURATION, BLOCK_ONGOING, BLOCKED_TIME, DELAY_STATS, EVENTLOOP_DELAY, EVENTLOOP_STATES,
   EVENTLOOP_TIME, EVENTLOOP_UTILIZATION, LOOP_DELAY_HISTOGRAM, type MetricName, type MetricType,
 } from './names.js';
-import { DELAY_BUCKETS_S } from '../shared-state.js';
+import { DELAY_BUCKETS_S } from '../shared/shared-state.js';
 
 export interface MetricSample {
   /** Appended to the family name: '' for gauges and counters, '_bucket' / '_sum' / '_count' for histograms. */

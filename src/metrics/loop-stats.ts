@@ -11,7 +11,7 @@
  */
 import {
   DELAY_BUCKETS_S, F64, FINE_BUCKETS, fineLower, fineUpper, I32, type SharedState,
-} from '../shared-state.js';
+} from '../shared/shared-state.js';
 
 /** Loop delay over one interval, in seconds. */
 export interface DelayStats {

@@ -4,7 +4,7 @@
  * registered symbol and the data is plain: no class identity is needed across copies.
  */
 import type { ResolvedConfig } from '../config.js';
-import type { SharedState } from '../shared-state.js';
+import type { SharedState } from '../shared/shared-state.js';
 import type { BlockMetrics } from './block-store.js';
 
 export const METRICS_SOURCE = Symbol.for('loopwatch.metrics.v1');

@@ -1,11 +1,10 @@
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { WorkerMessage } from '../event.js';
-import { BlockLog, FALLBACK_FD, openDestination } from '../exporters/log.js';
-import type { LogDestination } from '../config.js';
-import { F64, FLAG, I32, viewSharedState } from '../shared-state.js';
+import type { WorkerMessage } from '../shared/event.js';
+import { BlockLog, FALLBACK_FD, type LogDestination, openDestination } from '../exporters/log.js';
+import { F64, FLAG, I32, viewSharedState } from '../shared/shared-state.js';
 import { BlockMetrics } from '../metrics/block-store.js';
-import { viewGcBuffer } from '../gc-meter.js';
+import { viewGcBuffer } from '../shared/gc-buffer.js';
 import { Capturer } from './capture.js';
 import { SchedStat } from './cause.js';
 import { FloodGate, SUMMARY_MESSAGE } from './flood.js';
@@ -28,7 +27,7 @@ export interface WorkerData {
     prometheus: { port: number; host: string; topN: number } | null;
     /** Kernel thread id of the watched thread (its schedstat), or null where unknown. */
     tid: number | null;
-    /** The GC meter's buffer (gc-meter.ts), or null without stack captures. */
+    /** The GC meter's buffer (shared/gc-buffer.ts), or null without stack captures. */
     gcBuffer: SharedArrayBuffer | null;
     /** Flood control (flood.ts): lines per fingerprint per interval. */
     logLimit: number;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { BlockEvent } from '../../src/event.js';
-import type { ProbeResult } from '../../src/probe.js';
-import { claimUntracked, createSharedState, F64, FLAG, I32, type SharedState, UNTRACKED_RING, untrackedPending, writeUntracked } from '../../src/shared-state.js';
-import { untrackedEvent } from '../../src/untracked.js';
-import { checkBeat } from '../../src/heartbeat.js';
+import type { BlockEvent } from '../../src/shared/event.js';
+import type { ProbeResult } from '../../src/shared/probe-protocol.js';
+import { claimUntracked, createSharedState, F64, FLAG, I32, type SharedState, UNTRACKED_RING, untrackedPending, writeUntracked } from '../../src/shared/shared-state.js';
+import { untrackedEvent } from '../../src/main-thread/untracked.js';
+import { checkBeat } from '../../src/main-thread/heartbeat.js';
 import { type CaptureSource, Watchdog, type WatchdogConfig } from '../../src/watchdog/watchdog.js';
 
 const cfg: WatchdogConfig = {

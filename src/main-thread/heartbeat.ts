@@ -1,4 +1,4 @@
-import { F64, FLAG, I32, recordDelay, type SharedState, writeUntracked } from './shared-state.js';
+import { F64, FLAG, I32, recordDelay, type SharedState, writeUntracked } from '../shared/shared-state.js';
 
 /**
  * The main thread's only recurring work: one unref'd interval that stamps the time and

@@ -12,12 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fingerprint } from './attribution/fingerprint.js';
-import type { LogDestination } from './config.js';
-import type { BlockContext } from './context.js';
-import type { BlockEvent } from './event.js';
-import { LOG_MESSAGE } from './exporters/log.js';
-import { F64, type SharedState, STARTUP_BEAT, type UntrackedRecord } from './shared-state.js';
+import { fingerprint } from '../attribution/fingerprint.js';
+import type { BlockContext, BlockEvent } from '../shared/event.js';
+import { LOG_MESSAGE, type LogDestination } from '../exporters/log.js';
+import { F64, type SharedState, STARTUP_BEAT, type UntrackedRecord } from '../shared/shared-state.js';
 
 export interface UntrackedEventOptions {
   thread: { id: number; name: string };
