@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type * as Api from '@opentelemetry/api';
 import type { ResolvedConfig } from '../config.js';
 import type { BlockEvent } from '../shared/event.js';
-import { F64, I32, type SharedState } from '../shared/shared-state.js';
+import { busySinceBeat, I32, type SharedState } from '../shared/shared-state.js';
 import { LoopInstruments } from './otel-metrics.js';
 import { BlockLabels } from '../metrics/labels.js';
 import { emitBlockSpan } from './otel-spans.js';
@@ -204,10 +204,8 @@ export class OtelBridge {
 
   /** Whether a block may have ended without its event here yet: the loop ran out of work right after it. */
   #blockPending(): boolean {
-    const { i32, f64 } = this.#state;
-    if (Atomics.load(i32, I32.STALL) === 1) return true;
-    const busy = performance.now() - f64[F64.BEAT_AT] - (performance.nodeTiming.idleTime - f64[F64.IDLE_AT]);
-    return busy >= this.#config.thresholdMs;
+    if (Atomics.load(this.#state.i32, I32.STALL) === 1) return true;
+    return busySinceBeat(this.#state, performance.now(), performance.nodeTiming.idleTime) >= this.#config.thresholdMs;
   }
 
   /**

@@ -9,7 +9,7 @@ import { type BlockSample, SampleReader } from '../attribution/sample.js';
 import type { BlockContext, BlockEvent } from '../shared/event.js';
 import { GC_F64, GC_I32, GC_START_EXPRESSION, type GcView } from '../shared/gc-buffer.js';
 import { PROBE_EXPRESSION, type ProbeResult } from '../shared/probe-protocol.js';
-import { type BeatSnapshot, claimUntracked, F64, FLAG, I32, readBeat, type SharedState, STARTUP_BEAT, untrackedPending } from '../shared/shared-state.js';
+import { type BeatSnapshot, busyMs, claimUntracked, F64, FLAG, I32, readBeat, type SharedState, STARTUP_BEAT, untrackedPending } from '../shared/shared-state.js';
 import { type CauseResult, classify, gcHint, type GcWindow, type SchedReading, starvedHint } from './cause.js';
 
 export interface WatchdogConfig extends FrameOptions {
@@ -333,8 +333,7 @@ export class Watchdog {
     Atomics.store(i32, I32.STALL, 0);
     try {
       this.capturer.disconnect();
-      // Busy time between the beat before and the beat after: wall time minus loop idle time.
-      const durationMs = end.at - stall.beatAt - Math.max(0, end.idle - stall.beatIdle);
+      const durationMs = busyMs(stall.beatAt, stall.beatIdle, end.at, end.idle);
       debug('stall closed by beat %d: %d ms busy, %d samples', end.beats, durationMs, stall.samples.length);
       if (durationMs < this.cfg.thresholdMs) return;
       this.sinks.report(this.#event(stall, durationMs, false, end.at - durationMs));
