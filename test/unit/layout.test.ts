@@ -80,6 +80,6 @@ describe('source layout', () => {
 
   it('src/ root holds only the entry points and the agent core', () => {
     const rootFiles = readdirSync(SRC).filter((n) => n.endsWith('.ts')).sort();
-    expect(rootFiles).toEqual(['agent.ts', 'assert.ts', 'config.ts', 'errors.ts', 'index.ts', 'node-options.ts', 'otel.ts', 'prometheus.ts', 'register.ts']);
+    expect(rootFiles).toEqual(['agent.ts', 'assert.ts', 'config.ts', 'errors.ts', 'index.ts', 'node-options.ts', 'options.ts', 'otel.ts', 'prometheus.ts', 'register.ts']);
   });
 });
