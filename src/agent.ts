@@ -96,7 +96,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
 
   /** What loopwatch/prometheus reads at scrape time (a symbol: not part of the public API). */
   [METRICS_SOURCE](): MetricsSource {
-    return { state: this.#state, blocks: this.#blocks, config: this.config };
+    return { state: this.#state, blocks: this.#blocks, config: this.config, thread: this.#thread };
   }
 
   start(): void {
@@ -163,7 +163,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
    * loopwatch/otel with the caller's copy of the API); null when the API is not installed.
    */
   [OTEL_BRIDGE_KEY](api?: typeof OtelApi): OtelBridge | null {
-    if (!this.#otel && !this.#stopped && (api || apiInstalled())) this.#otel = new OtelBridge(this, this.#state, this.config, api);
+    if (!this.#otel && !this.#stopped && (api || apiInstalled())) this.#otel = new OtelBridge(this, this.#state, this.config, this.#thread, api);
     if (api) this.#otel?.useApi(api);
     return this.#otel ?? null;
   }
@@ -171,6 +171,9 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly #onMessage = (msg: WorkerMessage): void => {
     try {
       if (msg.code === 'block') {
+        // On Node 20 a worker thread's name is known only to the watchdog (from the inspector):
+        // take it, so every series of this thread carries the name its events carry.
+        if (msg.event.thread.id === this.#thread.id) this.#thread.name = msg.event.thread.name;
         if (this.#logger) {
           try {
             this.#logger.warn({ block: msg.event }, LOG_MESSAGE);

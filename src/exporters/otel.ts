@@ -77,6 +77,7 @@ export class OtelBridge {
   readonly #host: BridgeHost;
   readonly #state: SharedState;
   readonly #config: ResolvedConfig;
+  readonly #thread: { readonly id: number; readonly name: string };
   readonly #labels: BlockLabels;
   #explicit: ExplicitProviders = {};
   #fallback: Fallback | null = null;
@@ -88,11 +89,12 @@ export class OtelBridge {
   /** Blocks seen since the last flush: an exit flush runs again only for new ones. */
   #unflushed = 0;
 
-  constructor(host: BridgeHost, state: SharedState, config: ResolvedConfig, api: typeof Api | null = null) {
+  constructor(host: BridgeHost, state: SharedState, config: ResolvedConfig, thread: { readonly id: number; readonly name: string }, api: typeof Api | null = null) {
     this.#api = api;
     this.#host = host;
     this.#state = state;
     this.#config = config;
+    this.#thread = thread;
     this.#labels = new BlockLabels(config.metricsTopN);
     host.on('block', this.#onBlock);
     this.#rebind();
@@ -163,6 +165,7 @@ export class OtelBridge {
           heartbeatMs: this.#config.heartbeatMs,
           runtimeMetrics: this.#config.otelRuntimeMetrics,
           labels: this.#labels,
+          thread: this.#thread,
         });
       }
     } catch {

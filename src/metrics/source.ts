@@ -13,6 +13,8 @@ export interface MetricsSource {
   readonly state: SharedState;
   readonly blocks: BlockMetrics;
   readonly config: ResolvedConfig;
+  /** The thread the agent watches, as its block events name it (the name can be learnt late: Node 20). */
+  readonly thread: { readonly id: number; readonly name: string };
 }
 
 /** Where the running agent lives (src/agent.ts): one per process, for the ESM and CJS copies. */
