@@ -1,7 +1,7 @@
 // What a PerformanceObserver for 'gc' entries costs an allocation-heavy app: operations per
 // CPU-ms of a loop of small allocations in setImmediate ticks (~1000 scavenges/s), without
 // and with an observer, in fresh processes pinned to one core, alternating. This is why
-// loopwatch observes GC only while a block is tracked (src/gc-meter.ts).
+// loopwatch observes GC only while a block is tracked (src/main-thread/gc-meter.ts).
 //
 //   node bench/gc-cost.mjs [--rounds 5] [--node PATH] [--app-cpu 1]
 import { spawnSync } from 'node:child_process';

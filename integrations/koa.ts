@@ -3,7 +3,7 @@
  * request, so the route template that @koa/router leaves on `ctx` (`_matchedRoute`) cannot
  * be found from `req` alone; this middleware links the two.
  */
-import { contextStorage, type KoaContextLike } from '../src/context.js';
+import { contextStorage, type KoaContextLike } from '../src/main-thread/context.js';
 
 /** The part of a Koa middleware's signature this needs; Koa's own types fit it. */
 export type KoaMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<unknown>;

@@ -17,12 +17,7 @@
  * reported with the context they have, without the test.
  */
 import { createRequire } from 'node:module';
-
-/** The test a block ran in. `file` is relative to the app's cwd in the event. */
-export interface TestInfo {
-  file: string | null;
-  name: string;
-}
+import type { TestInfo } from '../src/shared/event.js';
 
 const SLOT = Symbol.for('loopwatch.test.v1');
 /** The scripts of npm, npx, yarn, pnpm and corepack. */

@@ -5,17 +5,17 @@ import { join } from 'node:path';
 import * as workerThreads from 'node:worker_threads';
 import { isMainThread, threadId, Worker } from 'node:worker_threads';
 import { type Options, resolveOptions, type ResolvedConfig } from './config.js';
-import { subscribeHttp } from './context.js';
+import { subscribeHttp } from './main-thread/context.js';
 import { ERROR_CODES, LoopwatchError, WARNING_CODES, warnOnce } from './errors.js';
-import type { BlockEvent, WorkerMessage } from './event.js';
-import { GcMeter, ownTid } from './gc-meter.js';
-import { Heartbeat } from './heartbeat.js';
+import type { BlockEvent, WorkerMessage } from './shared/event.js';
+import { GcMeter, ownTid } from './main-thread/gc-meter.js';
+import { Heartbeat } from './main-thread/heartbeat.js';
 import { BlockMetrics } from './metrics/block-store.js';
 import { AGENT_KEY, METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
 import { quoteNodeOption, splitNodeOptions, withoutOurPreload } from './node-options.js';
-import { installProbe, removeProbe } from './probe.js';
-import { claimUntracked, createSharedState, FLAG, I32, type SharedState, untrackedPending } from './shared-state.js';
-import { formatBlockLine, untrackedEvent, writeBlockLine } from './untracked.js';
+import { installProbe, removeProbe } from './main-thread/probe.js';
+import { claimUntracked, createSharedState, FLAG, I32, type SharedState, untrackedPending } from './shared/shared-state.js';
+import { formatBlockLine, untrackedEvent, writeBlockLine } from './main-thread/untracked.js';
 import type { WorkerData } from './watchdog/worker.js';
 import { LOG_MESSAGE } from './exporters/log.js';
 import { apiInstalled, OTEL_BRIDGE_KEY, OtelBridge } from './exporters/otel.js';
@@ -72,7 +72,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly config: ResolvedConfig;
   readonly #state: SharedState;
   readonly #heartbeat: Heartbeat;
-  /** GC time inside blocks, for their cause (gc-meter.ts). */
+  /** GC time inside blocks, for their cause (main-thread/gc-meter.ts). */
   readonly #gc: GcMeter;
   #worker: Worker | undefined;
   /** Block metrics for prom-client collectors (loopwatch/prometheus), fed by the 'block' messages. */
@@ -96,7 +96,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
 
   /** What loopwatch/prometheus reads at scrape time (a symbol: not part of the public API). */
   [METRICS_SOURCE](): MetricsSource {
-    return { state: this.#state, blocks: this.#blocks, config: this.config };
+    return { state: this.#state, blocks: this.#blocks, config: this.config, thread: this.#thread };
   }
 
   start(): void {
@@ -149,7 +149,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
    * loopwatch/otel with the caller's copy of the API); null when the API is not installed.
    */
   [OTEL_BRIDGE_KEY](api?: typeof OtelApi): OtelBridge | null {
-    if (!this.#otel && !this.#stopped && (api || apiInstalled())) this.#otel = new OtelBridge(this, this.#state, this.config, api);
+    if (!this.#otel && !this.#stopped && (api || apiInstalled())) this.#otel = new OtelBridge(this, this.#state, this.config, this.#thread, api);
     if (api) this.#otel?.useApi(api);
     return this.#otel ?? null;
   }
@@ -157,6 +157,9 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   readonly #onMessage = (msg: WorkerMessage): void => {
     try {
       if (msg.code === 'block') {
+        // On Node 20 a worker thread's name is known only to the watchdog (from the inspector):
+        // take it, so every series of this thread carries the name its events carry.
+        if (msg.event.thread.id === this.#thread.id) this.#thread.name = msg.event.thread.name;
         if (this.#logger) {
           try {
             this.#logger.warn({ block: msg.event }, LOG_MESSAGE);
@@ -254,7 +257,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     return Atomics.compareExchange(this.#state.i32, I32.READY, 0, -1) === 1;
   }
 
-  /** Reports the main thread's records of blocks the watchdog has not claimed (see untracked.ts). */
+  /** Reports the main thread's records of blocks the watchdog has not claimed (see main-thread/untracked.ts). */
   #reportUntracked(): void {
     for (let r = claimUntracked(this.#state); r !== null; r = claimUntracked(this.#state)) {
       const event = untrackedEvent(this.#state, r, { thread: this.#thread, thresholdMs: this.config.thresholdMs });

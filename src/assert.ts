@@ -5,9 +5,9 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { current, type Monitor, SETTLE, start, WATCHING } from './agent.js';
-import { checkNumber } from './config.js';
+import { checkNumber, LIMITS } from './config.js';
 import { describe, ERROR_CODES, LoopwatchError, LoopwatchRangeError, LoopwatchTypeError } from './errors.js';
-import type { BlockEvent } from './event.js';
+import type { BlockEvent } from './shared/event.js';
 
 export interface NoBlockOptions {
   /** Longest block allowed, in ms. Default: the running agent's threshold (50 without one). */
@@ -65,7 +65,7 @@ function monitorFor(budgetMs: number | undefined): Monitor {
 export async function assertNoBlock<T>(fn: () => T | PromiseLike<T>, options: NoBlockOptions = {}): Promise<Awaited<T>> {
   if (typeof fn !== 'function') throw new LoopwatchTypeError(`fn must be a function, got ${describe(fn)}`);
   if (options === null || typeof options !== 'object') throw new LoopwatchTypeError(`options must be an object, got ${describe(options)}`);
-  const budgetMs = options.budgetMs === undefined ? undefined : checkNumber('budgetMs', options.budgetMs, 1, 3_600_000, false);
+  const budgetMs = options.budgetMs === undefined ? undefined : checkNumber('budgetMs', options.budgetMs, LIMITS.thresholdMs.min, LIMITS.thresholdMs.max, false);
   const monitor = monitorFor(budgetMs);
   const budget = budgetMs ?? monitor.config.thresholdMs;
   const seen: BlockEvent[] = [];

@@ -1,7 +1,9 @@
 import { isIP } from 'node:net';
 import { describe, LoopwatchRangeError, LoopwatchTypeError, WARNING_CODES, warnOnce } from './errors.js';
+import type { LogDestination } from './exporters/log.js';
+import { type Bounds, DEFAULTS, envRow, LIMITS, type OptionKey, type OptionRow, OPTIONS, type PinoLike } from './options.js';
 
-export type LogDestination = 'stderr' | 'stdout' | 'off' | (string & {});
+export { DEFAULTS, LIMITS, type LogDestination, type PinoLike };
 
 export interface Options {
   /** A stall at least this long (ms) is a block. Default 50. */
@@ -42,11 +44,6 @@ export interface Options {
   logIntervalMs?: number;
 }
 
-/** The part of a pino logger loopwatch uses. */
-export interface PinoLike {
-  child(bindings: Record<string, unknown>): { warn(obj: object, msg: string): void };
-}
-
 export interface ResolvedConfig {
   readonly thresholdMs: number;
   readonly log: LogDestination;
@@ -68,27 +65,7 @@ export interface ResolvedConfig {
   readonly confirmMs: number;
 }
 
-export const DEFAULTS = Object.freeze({
-  thresholdMs: 50,
-  log: 'stderr' as LogDestination,
-  context: true,
-  captureStacks: true,
-  stuckMs: 500,
-  maxSamples: 10,
-  logger: null as PinoLike | null,
-  otel: true,
-  otelRuntimeMetrics: 'auto' as boolean | 'auto',
-  prometheusPort: null as number | null,
-  prometheusHost: '0.0.0.0',
-  metricsTopN: 10,
-  logLimit: 5,
-  logIntervalMs: 60_000,
-});
-
-const KNOWN = new Set(Object.keys(DEFAULTS));
-
-/** More lines than this per fingerprint and interval is no limit at all: say 0 for that. */
-const LOG_LIMIT_MAX = 10_000;
+const KNOWN: ReadonlySet<string> = new Set(OPTIONS.flatMap((row) => (row.key === null ? [] : [row.key])));
 
 /**
  * Wake-ups are the agent's idle cost (measured on the 2-core VMs here: ~80 µs of CPU per
@@ -214,28 +191,35 @@ export function resolveOptions(options: unknown = {}): ResolvedConfig {
       throw new LoopwatchRangeError(`options.${key} is not a loopwatch option; allowed: ${[...KNOWN].join(', ')}`);
     }
   }
-  const pick = <T>(key: keyof typeof DEFAULTS, check: (v: unknown) => T): T =>
-    o[key] === undefined ? (DEFAULTS[key] as T) : check(o[key]);
+  const out: Record<string, unknown> = {};
+  for (const row of OPTIONS) {
+    if (row.key === null) continue;
+    const v = o[row.key];
+    out[row.key] = v === undefined ? DEFAULTS[row.key] : v === null && row.nullable ? null : checkOption(row, row.key, v);
+  }
+  const thresholdMs = out.thresholdMs as number;
+  return Object.freeze({ ...(out as Omit<ResolvedConfig, 'heartbeatMs' | 'confirmMs'>), heartbeatMs: heartbeatFor(thresholdMs), confirmMs: confirmFor(thresholdMs) });
+}
 
-  const thresholdMs = pick('thresholdMs', (v) => checkNumber('thresholdMs', v, 1, 3_600_000, false));
-  return Object.freeze({
-    thresholdMs,
-    log: pick('log', checkLog),
-    context: pick('context', (v) => checkBoolean('context', v)),
-    captureStacks: pick('captureStacks', (v) => checkBoolean('captureStacks', v)),
-    stuckMs: pick('stuckMs', (v) => checkNumber('stuckMs', v, 1, 86_400_000, false)),
-    maxSamples: pick('maxSamples', (v) => checkNumber('maxSamples', v, 1, 50, true)),
-    logger: pick('logger', checkLogger),
-    otel: pick('otel', (v) => checkBoolean('otel', v)),
-    otelRuntimeMetrics: pick('otelRuntimeMetrics', checkRuntimeMetrics),
-    prometheusPort: o.prometheusPort === null ? null : pick('prometheusPort', (v) => checkNumber('prometheusPort', v, 1, 65_535, true)),
-    prometheusHost: pick('prometheusHost', checkHost),
-    metricsTopN: pick('metricsTopN', (v) => checkNumber('metricsTopN', v, 1, 1000, true)),
-    logLimit: pick('logLimit', (v) => checkNumber('logLimit', v, 0, LOG_LIMIT_MAX, true)),
-    logIntervalMs: pick('logIntervalMs', (v) => checkNumber('logIntervalMs', v, 1000, 86_400_000, true)),
-    heartbeatMs: heartbeatFor(thresholdMs),
-    confirmMs: confirmFor(thresholdMs),
-  });
+/** A `start()` option's value, checked as its row says; throws TypeError/RangeError naming it. */
+function checkOption(row: OptionRow, key: OptionKey, v: unknown): unknown {
+  switch (row.kind) {
+    case 'number':
+    case 'integer': {
+      const { min, max } = row.bounds as Bounds;
+      return checkNumber(key, v, min, max, row.kind === 'integer');
+    }
+    case 'boolean':
+      return checkBoolean(key, v);
+    case 'log':
+      return checkLog(v);
+    case 'logger':
+      return checkLogger(v);
+    case 'runtimeMetrics':
+      return checkRuntimeMetrics(v);
+    case 'host':
+      return checkHost(v);
+  }
 }
 
 type Env = Record<string, string | undefined>;
@@ -284,12 +268,57 @@ function envFlag(env: Env, name: string): boolean | undefined {
  * its own, 9-12 MB per worker (README, "Worker threads").
  */
 export function workerThreadsFromEnv(env: Env = process.env): boolean {
-  return envFlag(env, 'LOOPWATCH_WORKER_THREADS') ?? false;
+  const row = envRow('LOOPWATCH_WORKER_THREADS');
+  return envFlag(env, row.env!) ?? row.envDefault!;
 }
 
 /** Whether LOOPWATCH_ENABLED allows the register entry to start (default true). */
 export function enabledFromEnv(env: Env = process.env): boolean {
-  return envFlag(env, 'LOOPWATCH_ENABLED') ?? true;
+  const row = envRow('LOOPWATCH_ENABLED');
+  return envFlag(env, row.env!) ?? row.envDefault!;
+}
+
+const RUNTIME_ALLOWED = `auto, ${FLAG_ALLOWED}`;
+const HOST_ALLOWED = 'an IP address or host name';
+
+/** A variable's value as its row says, or undefined (after one warning) when it is not valid. */
+function envOption(env: Env, row: OptionRow, name: string): unknown {
+  switch (row.kind) {
+    case 'number':
+    case 'integer': {
+      const allowed = row.envAllowed!;
+      const v = envValue(env, name, allowed);
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      const { min, max } = row.bounds as Bounds;
+      if ((row.kind === 'integer' ? Number.isInteger(n) : Number.isFinite(n)) && n >= min && n <= max) return n;
+      envWarning(name, env[name]!, `allowed: ${allowed}`);
+      return undefined;
+    }
+    case 'boolean':
+      return envFlag(env, name);
+    case 'log':
+      return envValue(env, name, 'stderr, stdout, off or a file path');
+    case 'runtimeMetrics': {
+      const v = envValue(env, name, RUNTIME_ALLOWED)?.toLowerCase();
+      if (v === undefined) return undefined;
+      if (v === 'auto') return 'auto';
+      if (TRUE.has(v)) return true;
+      if (FALSE.has(v)) return false;
+      envWarning(name, env[name]!, `allowed: ${RUNTIME_ALLOWED}`);
+      return undefined;
+    }
+    case 'host': {
+      const v = envValue(env, name, HOST_ALLOWED);
+      if (v === undefined) return undefined;
+      const problem = hostProblem(v);
+      if (problem === null) return parseHost(v)!;
+      envWarning(name, env[name]!, `${problem}; allowed: ${HOST_ALLOWED}`);
+      return undefined;
+    }
+    case 'logger':
+      return undefined;
+  }
 }
 
 /**
@@ -297,49 +326,11 @@ export function enabledFromEnv(env: Env = process.env): boolean {
  * warning naming the variable, its value and what is allowed, and the default applies.
  */
 export function optionsFromEnv(env: Env = process.env): Options {
-  const out: Options = {};
-  const thresholdAllowed = 'a number of milliseconds from 1 to 3600000';
-  const threshold = envValue(env, 'LOOPWATCH_THRESHOLD_MS', thresholdAllowed);
-  if (threshold !== undefined) {
-    const n = Number(threshold);
-    if (Number.isFinite(n) && n >= 1 && n <= 3_600_000) out.thresholdMs = n;
-    else envWarning('LOOPWATCH_THRESHOLD_MS', env.LOOPWATCH_THRESHOLD_MS!, `allowed: ${thresholdAllowed}`);
+  const out: Record<string, unknown> = {};
+  for (const row of OPTIONS) {
+    if (row.key === null || row.env === null) continue;
+    const value = envOption(env, row, row.env);
+    if (value !== undefined) out[row.key] = value;
   }
-  const log = envValue(env, 'LOOPWATCH_LOG', 'stderr, stdout, off or a file path');
-  if (log !== undefined) out.log = log;
-  const context = envFlag(env, 'LOOPWATCH_CONTEXT');
-  if (context !== undefined) out.context = context;
-  const otel = envFlag(env, 'LOOPWATCH_OTEL');
-  if (otel !== undefined) out.otel = otel;
-  const runtimeAllowed = `auto, ${FLAG_ALLOWED}`;
-  const runtime = envValue(env, 'LOOPWATCH_OTEL_RUNTIME_METRICS', runtimeAllowed)?.toLowerCase();
-  if (runtime === 'auto') out.otelRuntimeMetrics = 'auto';
-  else if (runtime !== undefined && TRUE.has(runtime)) out.otelRuntimeMetrics = true;
-  else if (runtime !== undefined && FALSE.has(runtime)) out.otelRuntimeMetrics = false;
-  else if (runtime !== undefined) envWarning('LOOPWATCH_OTEL_RUNTIME_METRICS', env.LOOPWATCH_OTEL_RUNTIME_METRICS!, `allowed: ${runtimeAllowed}`);
-  const port = envInteger(env, 'LOOPWATCH_PROMETHEUS_PORT', 1, 65_535, 'a TCP port from 1 to 65535');
-  if (port !== undefined) out.prometheusPort = port;
-  const hostAllowed = 'an IP address or host name';
-  const host = envValue(env, 'LOOPWATCH_PROMETHEUS_HOST', hostAllowed);
-  if (host !== undefined) {
-    const problem = hostProblem(host);
-    if (problem !== null) envWarning('LOOPWATCH_PROMETHEUS_HOST', env.LOOPWATCH_PROMETHEUS_HOST!, `${problem}; allowed: ${hostAllowed}`);
-    else out.prometheusHost = parseHost(host)!;
-  }
-  const topN = envInteger(env, 'LOOPWATCH_METRICS_TOP_N', 1, 1000, 'an integer from 1 to 1000');
-  if (topN !== undefined) out.metricsTopN = topN;
-  const limit = envInteger(env, 'LOOPWATCH_LOG_LIMIT', 0, LOG_LIMIT_MAX, `an integer from 0 (no limit) to ${LOG_LIMIT_MAX}`);
-  if (limit !== undefined) out.logLimit = limit;
-  const interval = envInteger(env, 'LOOPWATCH_LOG_INTERVAL_MS', 1000, 86_400_000, 'an integer number of milliseconds from 1000 to 86400000');
-  if (interval !== undefined) out.logIntervalMs = interval;
-  return out;
-}
-
-function envInteger(env: Env, name: string, min: number, max: number, allowed: string): number | undefined {
-  const v = envValue(env, name, allowed);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (Number.isInteger(n) && n >= min && n <= max) return n;
-  envWarning(name, env[name]!, `allowed: ${allowed}`);
-  return undefined;
+  return out as Options;
 }

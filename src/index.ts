@@ -1,11 +1,11 @@
 export { start, current } from './agent.js';
-export { run } from './context.js';
+export { run } from './main-thread/context.js';
 export { assertNoBlock, LoopwatchBlockedError } from './assert.js';
 export { DEFAULTS } from './config.js';
 export { LoopwatchError, LoopwatchTypeError, LoopwatchRangeError, ERROR_CODES, WARNING_CODES } from './errors.js';
 export type { Monitor } from './agent.js';
 export type { Options, LogDestination } from './config.js';
 export type { NoBlockOptions } from './assert.js';
-export type { BlockEvent } from './event.js';
-export type { BlockContext, RunContext } from './context.js';
+export type { BlockContext, BlockEvent } from './shared/event.js';
+export type { RunContext } from './main-thread/context.js';
 export type { StackFrame } from './attribution/frames.js';

@@ -1,6 +1,6 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RawFrame } from '../probe.js';
+import type { RawFrame } from '../shared/probe-protocol.js';
 import type { MappedPosition } from './sourcemap.js';
 
 /** A stack frame as it appears in a block event. */

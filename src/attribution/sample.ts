@@ -1,6 +1,6 @@
 import { isAbsolute, join, relative, sep } from 'node:path';
-import type { BlockContext } from '../context.js';
-import type { ProbeResult } from '../probe.js';
+import type { BlockContext } from '../shared/event.js';
+import type { ProbeResult } from '../shared/probe-protocol.js';
 import type { Sample } from './culprit.js';
 import { type FrameOptions, normalizeFrames } from './frames.js';
 import { readSource } from './source-hints.js';

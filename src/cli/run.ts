@@ -10,6 +10,7 @@ import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { addPreload } from '../node-options.js';
+import { DEFAULTS, envRow, LIMITS } from '../options.js';
 import { type Flags, numberFlag, parseArgs, switchFlag, UsageError } from './args.js';
 import { BlockCollector, blockLine, fmtMs, formatStack, formatTable, type Group, type ReportBlock, summarize } from './summary.js';
 
@@ -82,15 +83,17 @@ interface RunPlan {
 
 function plan(flags: Flags, command: string[], env: NodeJS.ProcessEnv, register: string): RunPlan {
   const fail = flags.get('fail-on-block');
-  const budget = fail === undefined ? null : fail === true ? -1 : numberFlag(CMD, flags, 'fail-on-block', 1, 3_600_000, 'a number of milliseconds from 1 to 3600000')!;
-  let threshold = numberFlag(CMD, flags, 'threshold', 1, 3_600_000, 'a number of milliseconds from 1 to 3600000');
+  const ms = LIMITS.thresholdMs;
+  const msText = `a number of milliseconds from ${ms.min} to ${ms.max}`;
+  const budget = fail === undefined ? null : fail === true ? -1 : numberFlag(CMD, flags, 'fail-on-block', ms.min, ms.max, msText)!;
+  let threshold = numberFlag(CMD, flags, 'threshold', ms.min, ms.max, msText);
   if (threshold === undefined && env.LOOPWATCH_THRESHOLD_MS) {
     const fromEnv = Number(env.LOOPWATCH_THRESHOLD_MS);
-    if (Number.isFinite(fromEnv) && fromEnv >= 1) threshold = fromEnv;
+    if (Number.isFinite(fromEnv) && fromEnv >= ms.min) threshold = fromEnv;
   }
-  threshold ??= 50;
+  threshold ??= DEFAULTS.thresholdMs;
   if (budget !== null && budget !== -1 && budget < threshold) threshold = budget;
-  const port = numberFlag(CMD, flags, 'prometheus-port', 1, 65_535, 'a TCP port from 1 to 65535', true);
+  const port = numberFlag(CMD, flags, 'prometheus-port', LIMITS.prometheusPort.min, LIMITS.prometheusPort.max, envRow('LOOPWATCH_PROMETHEUS_PORT').envAllowed!, true);
   const logFlag = flags.get('log') as string | undefined;
   if (logFlag !== undefined && (logFlag.trim() === '' || ['stderr', 'stdout', 'off'].includes(logFlag))) {
     throw new UsageError(`${CMD}: --log must be a file path (the processes append their block lines to it), got ${JSON.stringify(logFlag)}`);

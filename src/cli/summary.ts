@@ -4,7 +4,7 @@
  * it writes through the app's pino logger (`component: "loopwatch"`) are blocks, also behind
  * a prefix (a timestamp, a container name); other JSON lines are counted and skipped.
  */
-import type { BlockEvent } from '../event.js';
+import type { BlockEvent } from '../shared/event.js';
 
 /** What a line is. */
 export type LineKind = 'block' | 'ongoing' | 'summary' | 'other' | 'not-json' | 'empty';

@@ -1,8 +1,10 @@
 import { openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import type { LogDestination } from '../config.js';
-import type { BlockEvent } from '../event.js';
+import type { BlockEvent } from '../shared/event.js';
+
+/** Where block lines go: 'stderr', 'stdout', 'off' or a file path (appended JSONL). */
+export type LogDestination = 'stderr' | 'stdout' | 'off' | (string & {});
 
 export const LOG_MESSAGE = 'event loop blocked';
 

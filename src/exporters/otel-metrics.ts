@@ -1,13 +1,13 @@
 import { createRequire } from 'node:module';
 import type { Attributes, Histogram, Counter, Meter, BatchObservableResult, Observable } from '@opentelemetry/api';
-import type { BlockEvent } from '../event.js';
+import type { BlockEvent } from '../shared/event.js';
 import {
   BLOCK_BUCKETS_S, BLOCK_DURATION, BLOCK_ONGOING, BLOCKED_TIME, DELAY_STATS, EVENTLOOP_DELAY, EVENTLOOP_STATES, EVENTLOOP_TIME,
   EVENTLOOP_UTILIZATION, LOOP_DELAY_HISTOGRAM, type MetricName,
 } from '../metrics/names.js';
 import { type LoopReading, type LoopStatsReader, mainThreadLoopStats } from '../metrics/loop-stats.js';
-import type { BlockLabels } from '../metrics/labels.js';
-import { DELAY_BUCKETS_S, type SharedState } from '../shared-state.js';
+import { type BlockLabels, threadLabel } from '../metrics/labels.js';
+import { DELAY_BUCKETS_S, type SharedState } from '../shared/shared-state.js';
 
 /** Attribute of EVENTLOOP_TIME (semantic conventions: `nodejs.eventloop.state`). */
 const STATE_ATTRIBUTE = 'nodejs.eventloop.state';
@@ -20,6 +20,8 @@ export interface MetricSources {
   runtimeMetrics: boolean | 'auto';
   /** Top-N limited labels shared by every meter the instruments move to, so labels stay stable. */
   labels: BlockLabels;
+  /** The thread the agent watches, as its block events name it. */
+  thread: { readonly id: number; readonly name: string };
 }
 
 const RUNTIME_NODE = `${['', '@opentelemetry', 'instrumentation-runtime-node', ''].join('/')}`;
@@ -81,7 +83,7 @@ export class LoopInstruments {
       try {
         const reading = this.#reader.read();
         this.#recordDelayBuckets(reading);
-        result.observe(ongoing, reading.ongoingS, { thread: 'main' });
+        result.observe(ongoing, reading.ongoingS, { thread: threadLabel(this.#src.thread) });
         if (this.#publishRuntime()) this.#observeRuntime(result, reading, delay, utilization, time);
       } catch {
         // A collect must never throw into the app's metric reader.

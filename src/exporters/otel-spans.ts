@@ -1,7 +1,7 @@
 import type * as Api from '@opentelemetry/api';
-import type { BlockEvent } from '../event.js';
-import type { TraceFields } from '../probe.js';
-import { SPAN_ID, TRACE_ID } from '../otel-global.js';
+import type { BlockEvent } from '../shared/event.js';
+import type { TraceFields } from '../main-thread/probe.js';
+import { SPAN_ID, TRACE_ID } from '../main-thread/otel-global.js';
 
 /** Contract (README, "OpenTelemetry"): the name of the span each block becomes. */
 export const BLOCK_SPAN_NAME = 'event_loop.block';

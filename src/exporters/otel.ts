@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
 import type * as Api from '@opentelemetry/api';
 import type { ResolvedConfig } from '../config.js';
-import type { BlockEvent } from '../event.js';
-import { F64, I32, type SharedState } from '../shared-state.js';
+import type { BlockEvent } from '../shared/event.js';
+import { busySinceBeat, I32, type SharedState } from '../shared/shared-state.js';
 import { LoopInstruments } from './otel-metrics.js';
 import { BlockLabels } from '../metrics/labels.js';
 import { emitBlockSpan } from './otel-spans.js';
-import { otelGlobal } from '../otel-global.js';
+import { otelGlobal } from '../main-thread/otel-global.js';
 import { SCOPE } from './otel-keys.js';
 
 export { OTEL_BRIDGE_KEY, SCOPE } from './otel-keys.js';
@@ -77,6 +77,7 @@ export class OtelBridge {
   readonly #host: BridgeHost;
   readonly #state: SharedState;
   readonly #config: ResolvedConfig;
+  readonly #thread: { readonly id: number; readonly name: string };
   readonly #labels: BlockLabels;
   #explicit: ExplicitProviders = {};
   #fallback: Fallback | null = null;
@@ -88,11 +89,12 @@ export class OtelBridge {
   /** Blocks seen since the last flush: an exit flush runs again only for new ones. */
   #unflushed = 0;
 
-  constructor(host: BridgeHost, state: SharedState, config: ResolvedConfig, api: typeof Api | null = null) {
+  constructor(host: BridgeHost, state: SharedState, config: ResolvedConfig, thread: { readonly id: number; readonly name: string }, api: typeof Api | null = null) {
     this.#api = api;
     this.#host = host;
     this.#state = state;
     this.#config = config;
+    this.#thread = thread;
     this.#labels = new BlockLabels(config.metricsTopN);
     host.on('block', this.#onBlock);
     this.#rebind();
@@ -163,6 +165,7 @@ export class OtelBridge {
           heartbeatMs: this.#config.heartbeatMs,
           runtimeMetrics: this.#config.otelRuntimeMetrics,
           labels: this.#labels,
+          thread: this.#thread,
         });
       }
     } catch {
@@ -204,10 +207,8 @@ export class OtelBridge {
 
   /** Whether a block may have ended without its event here yet: the loop ran out of work right after it. */
   #blockPending(): boolean {
-    const { i32, f64 } = this.#state;
-    if (Atomics.load(i32, I32.STALL) === 1) return true;
-    const busy = performance.now() - f64[F64.BEAT_AT] - (performance.nodeTiming.idleTime - f64[F64.IDLE_AT]);
-    return busy >= this.#config.thresholdMs;
+    if (Atomics.load(this.#state.i32, I32.STALL) === 1) return true;
+    return busySinceBeat(this.#state, performance.now(), performance.nodeTiming.idleTime) >= this.#config.thresholdMs;
   }
 
   /**

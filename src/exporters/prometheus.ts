@@ -11,6 +11,7 @@ import { register as defaultRegistry, type Registry, type RegistryContentType } 
 import { describe, LoopwatchRangeError, LoopwatchTypeError } from '../errors.js';
 import { buildFamilies, type MetricFamily } from '../metrics/families.js';
 import { type LoopStatsReader, mainThreadLoopStats } from '../metrics/loop-stats.js';
+import { threadLabel } from '../metrics/labels.js';
 import { currentSource, type MetricsSource } from '../metrics/source.js';
 import { ALL_METRICS, type MetricName } from '../metrics/names.js';
 
@@ -30,24 +31,18 @@ export interface PrometheusCollectors {
 
 const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
-/** Aggregation across cluster workers (prom-client's AggregatorRegistry). */
-function aggregatorOf(m: MetricName): 'sum' | 'max' | 'average' {
-  if (m.type !== 'gauge') return 'sum';
-  return m.prometheus.includes('_max_') || m.prometheus.includes('ongoing') ? 'max' : 'average';
-}
-
 /** One scrape's families, shared by all collectors of a registration. */
 class Scrape {
   readonly #prefix: string;
   #reader: LoopStatsReader | undefined;
   #readerSource: MetricsSource | undefined;
-  #cache: MetricFamily[] | null = null;
+  #cache: ReadonlyMap<string, MetricFamily> | null = null;
 
   constructor(prefix: string) {
     this.#prefix = prefix;
   }
 
-  families(): MetricFamily[] {
+  families(): ReadonlyMap<string, MetricFamily> {
     if (this.#cache) return this.#cache;
     const source = currentSource();
     if (source && source !== this.#readerSource) {
@@ -58,7 +53,8 @@ class Scrape {
     const families = buildFamilies({
       loop: source && this.#reader ? this.#reader.read() : null,
       blocks: source?.blocks ?? null,
-      thread: 'main',
+      // The agent's thread, labelled as its block events are.
+      thread: threadLabel(source?.thread),
     }, this.#prefix);
     // prom-client calls every collector's get() in one synchronous pass: they all share this
     // reading, and the next scrape computes a new one.
@@ -79,20 +75,21 @@ class Collector {
   readonly type: string;
   readonly aggregator: string;
   readonly #scrape: Scrape;
-  readonly #index: number;
+  /** The family's contract name (unprefixed): its key in a scrape's families. */
+  readonly #family: string;
 
-  constructor(scrape: Scrape, index: number, m: MetricName, prefix: string) {
+  constructor(scrape: Scrape, m: MetricName, prefix: string) {
     this.name = prefix + m.prometheus;
     this.key = this.name;
     this.help = m.help;
     this.type = m.type;
-    this.aggregator = aggregatorOf(m);
+    this.aggregator = m.aggregator;
     this.#scrape = scrape;
-    this.#index = index;
+    this.#family = m.prometheus;
   }
 
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string>; value: number; metricName?: string }[] }> {
-    const family = this.#scrape.families()[this.#index];
+    const family = this.#scrape.families().get(this.#family)!;
     return {
       name: this.name,
       help: this.help,
@@ -136,7 +133,7 @@ export function registerMetrics(options: PrometheusOptions = {}): PrometheusColl
   if (existing) return existing;
 
   const scrape = new Scrape(prefix);
-  const collectors = ALL_METRICS.map((m, i) => new Collector(scrape, i, m, prefix));
+  const collectors = ALL_METRICS.map((m) => new Collector(scrape, m, prefix));
   const taken = collectors.filter((c) => registry.getSingleMetric(c.name) !== undefined).map((c) => c.name);
   if (taken.length > 0) {
     throw new LoopwatchRangeError(`the registry already has metrics named ${taken.join(', ')}; pass options.prefix to register loopwatch's under other names`);

@@ -5,8 +5,8 @@
  * takes its series with it (they stop being exported, Prometheus marks them stale) while
  * its later blocks count under `other`, so every exported series only grows.
  */
-import type { BlockEvent } from '../event.js';
-import { bucketIndex } from '../shared-state.js';
+import type { BlockEvent } from '../shared/event.js';
+import { bucketIndex } from '../shared/shared-state.js';
 import { BlockLabels } from './labels.js';
 import { BLOCK_BUCKETS_S } from './names.js';
 

@@ -55,10 +55,11 @@ function unitOf(name: string): string | null {
   return m ? m[1] : null;
 }
 
-export function render(families: readonly MetricFamily[], format: ExpositionFormat): string {
+/** Renders families (a list, or buildFamilies' map) in the order given. */
+export function render(families: readonly MetricFamily[] | ReadonlyMap<string, MetricFamily>, format: ExpositionFormat): string {
   const om = format === 'openmetrics';
   const lines: string[] = [];
-  for (const f of families) {
+  for (const f of families.values()) {
     // OpenMetrics names a counter family without `_total` and puts it on the samples.
     const counter = f.type === 'counter';
     const familyName = om && counter ? f.name.replace(/_total$/, '') : f.name;

@@ -10,7 +10,7 @@ import {
   BLOCK_BUCKETS_S, BLOCK_DURATION, BLOCK_ONGOING, BLOCKED_TIME, DELAY_STATS, EVENTLOOP_DELAY, EVENTLOOP_STATES,
   EVENTLOOP_TIME, EVENTLOOP_UTILIZATION, LOOP_DELAY_HISTOGRAM, type MetricName, type MetricType,
 } from './names.js';
-import { DELAY_BUCKETS_S } from '../shared-state.js';
+import { DELAY_BUCKETS_S } from '../shared/shared-state.js';
 
 export interface MetricSample {
   /** Appended to the family name: '' for gauges and counters, '_bucket' / '_sum' / '_count' for histograms. */
@@ -31,7 +31,7 @@ export interface FamilySources {
   /** null when no agent runs: the families are declared, without samples. */
   loop: LoopReading | null;
   blocks: BlockMetrics | null;
-  /** Label value of the thread whose loop `loop` describes. */
+  /** Label value of the thread whose loop `loop` describes (metrics/labels.ts threadLabel). */
   thread: string;
 }
 
@@ -52,21 +52,28 @@ function formatLe(v: number): string {
   return String(v);
 }
 
-export function buildFamilies({ loop, blocks, thread }: FamilySources, prefix = ''): MetricFamily[] {
-  const out: MetricFamily[] = [];
+/**
+ * Every family of the contract, keyed by its contract name (MetricName.prometheus, without
+ * the prefix), in the order of the metrics table.
+ */
+export function buildFamilies({ loop, blocks, thread }: FamilySources, prefix = ''): ReadonlyMap<string, MetricFamily> {
+  const out = new Map<string, MetricFamily>();
+  const add = (m: MetricName, samples: MetricSample[]): void => {
+    out.set(m.prometheus, family(m, prefix, samples));
+  };
   for (const stat of DELAY_STATS) {
-    out.push(family(EVENTLOOP_DELAY[stat], prefix, loop ? [{ suffix: '', labels: {}, value: loop.delay[stat] }] : []));
+    add(EVENTLOOP_DELAY[stat], loop ? [{ suffix: '', labels: {}, value: loop.delay[stat] }] : []);
   }
-  out.push(family(EVENTLOOP_UTILIZATION, prefix, loop ? [{ suffix: '', labels: {}, value: loop.utilization }] : []));
+  add(EVENTLOOP_UTILIZATION, loop ? [{ suffix: '', labels: {}, value: loop.utilization }] : []);
   const [active, idle] = EVENTLOOP_STATES;
   const stateLabel = EVENTLOOP_TIME.labels[0];
-  out.push(family(EVENTLOOP_TIME, prefix, loop ? [
+  add(EVENTLOOP_TIME, loop ? [
     { suffix: '', labels: { [stateLabel]: active }, value: loop.activeS },
     { suffix: '', labels: { [stateLabel]: idle }, value: loop.idleS },
-  ] : []));
-  out.push(family(LOOP_DELAY_HISTOGRAM, prefix, loop
+  ] : []);
+  add(LOOP_DELAY_HISTOGRAM, loop
     ? histogramSamples(DELAY_BUCKETS_S, loop.bucketCounts, loop.delaySumS, loop.delayCount, {})
-    : []));
+    : []);
 
   const durations: MetricSample[] = [];
   const blocked: MetricSample[] = [];
@@ -79,8 +86,8 @@ export function buildFamilies({ loop, blocks, thread }: FamilySources, prefix = 
     }
     for (const s of blocks.blocked()) blocked.push({ suffix: '', labels: { route: s.route, thread: s.thread, cause: s.cause }, value: s.seconds });
   }
-  out.push(family(BLOCK_DURATION, prefix, durations));
-  out.push(family(BLOCKED_TIME, prefix, blocked));
-  out.push(family(BLOCK_ONGOING, prefix, loop ? [{ suffix: '', labels: { thread }, value: loop.ongoingS }] : []));
+  add(BLOCK_DURATION, durations);
+  add(BLOCKED_TIME, blocked);
+  add(BLOCK_ONGOING, loop ? [{ suffix: '', labels: { thread }, value: loop.ongoingS }] : []);
   return out;
 }

@@ -12,7 +12,7 @@
  * that keeps blocking is found even after many one-off values went by. Promotion compares
  * the guaranteed part of a candidate's weight (weight − overcount), never the estimate.
  */
-import type { BlockContext } from '../context.js';
+import type { BlockContext } from '../shared/event.js';
 import { CAUSE_LABELS, NO_ROUTE_LABEL, OTHER_LABEL, UNKNOWN_CULPRIT_LABEL, UNMATCHED_ROUTE_LABEL } from './names.js';
 
 /** Longer values are cut: a label value is held in memory for the life of the process. */

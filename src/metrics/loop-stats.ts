@@ -10,8 +10,8 @@
  * loses the tick in progress: bench/scrape-loss.mjs measures it). Several readers do not disturb each other.
  */
 import {
-  DELAY_BUCKETS_S, F64, FINE_BUCKETS, fineLower, fineUpper, I32, type SharedState,
-} from '../shared-state.js';
+  busyMs, DELAY_BUCKETS_S, F64, FINE_BUCKETS, fineLower, fineUpper, I32, readConsistent, type SharedState,
+} from '../shared/shared-state.js';
 
 /** Loop delay over one interval, in seconds. */
 export interface DelayStats {
@@ -77,26 +77,23 @@ function emptySnapshot(): Snapshot {
   };
 }
 
-/** Copies the heartbeat's slots under its sequence lock. */
+function copySnapshot({ i32, f64 }: SharedState, out: Snapshot): void {
+  out.beats = Atomics.load(i32, I32.BEATS);
+  out.beatAt = f64[F64.BEAT_AT];
+  out.idleAt = f64[F64.IDLE_AT];
+  out.loopStart = f64[F64.LOOP_START];
+  out.sum = f64[F64.DELAY_SUM];
+  out.sumSq = f64[F64.DELAY_SUM_SQ];
+  out.count = f64[F64.DELAY_COUNT];
+  out.cumMax = f64[F64.DELAY_MAX];
+  out.cumMin = f64[F64.DELAY_MIN];
+  out.coarse.set(f64.subarray(F64.DELAY_BUCKET_0, F64.DELAY_BUCKET_0 + out.coarse.length));
+  out.fine.set(f64.subarray(F64.FINE_BUCKET_0, F64.FINE_BUCKET_0 + FINE_BUCKETS));
+}
+
+/** Copies the heartbeat's slots under its sequence lock (a torn read, should its writer die mid-write, beats no read). */
 export function readSnapshot(state: SharedState, out: Snapshot): Snapshot {
-  const { i32, f64 } = state;
-  for (let tries = 0; tries < 100; tries++) {
-    const s1 = Atomics.load(i32, I32.SEQ);
-    if (s1 & 1) continue;
-    out.beats = Atomics.load(i32, I32.BEATS);
-    out.beatAt = f64[F64.BEAT_AT];
-    out.idleAt = f64[F64.IDLE_AT];
-    out.loopStart = f64[F64.LOOP_START];
-    out.sum = f64[F64.DELAY_SUM];
-    out.sumSq = f64[F64.DELAY_SUM_SQ];
-    out.count = f64[F64.DELAY_COUNT];
-    out.cumMax = f64[F64.DELAY_MAX];
-    out.cumMin = f64[F64.DELAY_MIN];
-    out.coarse.set(f64.subarray(F64.DELAY_BUCKET_0, F64.DELAY_BUCKET_0 + out.coarse.length));
-    out.fine.set(f64.subarray(F64.FINE_BUCKET_0, F64.FINE_BUCKET_0 + FINE_BUCKETS));
-    if (Atomics.load(i32, I32.SEQ) === s1) return out;
-  }
-  // The writer holds the lock for a few stores only; a torn read beats no read.
+  readConsistent(state, out, copySnapshot);
   return out;
 }
 
@@ -133,7 +130,7 @@ export class LoopStatsReader {
       // lower bounds of the true values, so the counters never go back when the next beat
       // brings the exact ones.
       idle = cur.idleAt;
-      active = Math.max(0, cur.beatAt - cur.loopStart - cur.idleAt) + ongoingMs;
+      active = Math.max(0, busyMs(cur.loopStart, 0, cur.beatAt, cur.idleAt)) + ongoingMs;
     } else {
       active = 0;
       idle = 0;

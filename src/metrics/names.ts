@@ -9,6 +9,9 @@
 
 export type MetricType = 'gauge' | 'counter' | 'histogram';
 
+/** How prom-client's AggregatorRegistry combines a series across cluster workers. */
+export type Aggregator = 'sum' | 'max' | 'average';
+
 export interface MetricName {
   /** Prometheus name, unit included. */
   readonly prometheus: string;
@@ -19,6 +22,7 @@ export interface MetricName {
   readonly unit: string;
   readonly labels: readonly string[];
   readonly help: string;
+  readonly aggregator: Aggregator;
 }
 
 function metric(
@@ -28,8 +32,9 @@ function metric(
   unit: string,
   labels: readonly string[],
   help: string,
+  aggregator: Aggregator,
 ): MetricName {
-  return Object.freeze({ prometheus, otel, type, unit, labels: Object.freeze([...labels]), help });
+  return Object.freeze({ prometheus, otel, type, unit, labels: Object.freeze([...labels]), help, aggregator });
 }
 
 /** Percentile and moment gauges of the loop delay, in the order of the README's metrics table. */
@@ -47,6 +52,8 @@ export const EVENTLOOP_DELAY: Readonly<Record<DelayStat, MetricName>> = Object.f
         's',
         [],
         `Event loop delay, ${stat}, over the last collection interval.`,
+        // The worst worker's max is the cluster's; the other statistics do not add up.
+        stat === 'max' ? 'max' : 'average',
       ),
     ]),
   ) as Record<DelayStat, MetricName>,
@@ -59,6 +66,7 @@ export const EVENTLOOP_UTILIZATION = metric(
   '1',
   [],
   'Fraction of time the event loop was busy (not waiting for I/O) over the last collection interval.',
+  'average',
 );
 
 /** Attribute values of EVENTLOOP_TIME's state label. */
@@ -71,6 +79,7 @@ export const EVENTLOOP_TIME = metric(
   's',
   ['nodejs_eventloop_state'],
   'Cumulative time the event loop spent in each state.',
+  'sum',
 );
 
 export const LOOP_DELAY_HISTOGRAM = metric(
@@ -80,6 +89,7 @@ export const LOOP_DELAY_HISTOGRAM = metric(
   's',
   [],
   'Event loop delay as a histogram; aggregate across instances with histogram_quantile over sum by (le).',
+  'sum',
 );
 
 export const BLOCK_DURATION = metric(
@@ -89,6 +99,7 @@ export const BLOCK_DURATION = metric(
   's',
   ['route', 'culprit', 'thread', 'cause'],
   'Duration of event loop blocks at or above the threshold.',
+  'sum',
 );
 
 export const BLOCKED_TIME = metric(
@@ -98,6 +109,7 @@ export const BLOCKED_TIME = metric(
   's',
   ['route', 'thread', 'cause'],
   'Total time the event loop spent in blocks at or above the threshold, by cause (code, native, gc, starved).',
+  'sum',
 );
 
 export const BLOCK_ONGOING = metric(
@@ -107,6 +119,8 @@ export const BLOCK_ONGOING = metric(
   's',
   ['thread'],
   'How long the block going on now has lasted; 0 when the loop is turning.',
+  // The longest block going on in any worker.
+  'max',
 );
 
 /** Every metric of the contract, for tests and dashboards checks. */

@@ -4,7 +4,7 @@
  * registered symbol and the data is plain: no class identity is needed across copies.
  */
 import type { ResolvedConfig } from '../config.js';
-import type { SharedState } from '../shared-state.js';
+import type { SharedState } from '../shared/shared-state.js';
 import type { BlockMetrics } from './block-store.js';
 
 export const METRICS_SOURCE = Symbol.for('loopwatch.metrics.v1');
@@ -13,6 +13,8 @@ export interface MetricsSource {
   readonly state: SharedState;
   readonly blocks: BlockMetrics;
   readonly config: ResolvedConfig;
+  /** The thread the agent watches, as its block events name it (the name can be learnt late: Node 20). */
+  readonly thread: { readonly id: number; readonly name: string };
 }
 
 /** Where the running agent lives (src/agent.ts): one per process, for the ESM and CJS copies. */

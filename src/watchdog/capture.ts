@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Session } from 'node:inspector';
-import { PROBE_EXPRESSION, type ProbeResult } from '../probe.js';
+import { PROBE_EXPRESSION, type ProbeResult } from '../shared/probe-protocol.js';
 
 function connectToMain(): Session {
   // Loaded lazily: on a Node built without the inspector, requiring it throws, and
@@ -88,7 +88,7 @@ export class Capturer {
   /**
    * Asks the main thread to run the probe. `done` gets the probe's result, or null if the
    * capture failed. At most one capture is in flight. `expression` is a fixed expression
-   * ending in the probe (with the GC start of gc-meter.ts for a stall's first capture).
+   * ending in the probe (with the GC start of shared/gc-buffer.ts for a stall's first capture).
    */
   capture(done: (result: ProbeResult | null) => void, expression: string = PROBE_EXPRESSION): boolean {
     if (this.#inFlight) return false;

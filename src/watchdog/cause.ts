@@ -1,12 +1,11 @@
 /**
  * Why a block stalled the loop: the blocked thread's scheduler statistics (Linux
  * `/proc/self/task/<tid>/schedstat`, read from the watchdog thread) and the GC time inside
- * the block (gc-meter.ts) say whether it ran code, slept in a native call, collected garbage
+ * the block (shared/gc-buffer.ts) say whether it ran code, slept in a native call, collected garbage
  * or waited for a CPU. Contract: README, "The block event" (`cause`, `cpuMs`, `gcMs`).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-
-export type BlockCause = 'code' | 'native' | 'gc' | 'starved';
+import type { BlockCause } from '../shared/event.js';
 
 /** Every cause, in the order of the README's table: the bounded values of the `cause` label. */
 export const CAUSES: readonly BlockCause[] = Object.freeze(['code', 'native', 'gc', 'starved']);

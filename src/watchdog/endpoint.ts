@@ -9,7 +9,7 @@ import type { BlockMetrics } from '../metrics/block-store.js';
 import { contentType, type ExpositionFormat, negotiate, render } from '../metrics/exposition.js';
 import { buildFamilies } from '../metrics/families.js';
 import { LoopStatsReader } from '../metrics/loop-stats.js';
-import type { SharedState } from '../shared-state.js';
+import type { SharedState } from '../shared/shared-state.js';
 
 export interface EndpointOptions {
   port: number;

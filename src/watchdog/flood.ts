@@ -5,7 +5,7 @@
  * every block. Memory is bounded (MAX_FINGERPRINTS entries of a few numbers each), and the
  * work per block is one map lookup, whatever the block rate.
  */
-import type { BlockEvent } from '../event.js';
+import type { BlockEvent } from '../shared/event.js';
 
 /** Fingerprints tracked at once; the one idle longest is dropped first (its summary written). */
 export const MAX_FINGERPRINTS = 256;

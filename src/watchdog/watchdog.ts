@@ -6,11 +6,10 @@ import { type FrameOptions, toStackFrame } from '../attribution/frames.js';
 import { findHint } from '../attribution/hints.js';
 import { computeProfile } from '../attribution/profile.js';
 import { type BlockSample, SampleReader } from '../attribution/sample.js';
-import type { BlockContext } from '../context.js';
-import type { BlockEvent } from '../event.js';
-import { GC_F64, GC_I32, GC_START_EXPRESSION, type GcView } from '../gc-meter.js';
-import { PROBE_EXPRESSION, type ProbeResult } from '../probe.js';
-import { type BeatSnapshot, claimUntracked, F64, FLAG, I32, readBeat, type SharedState, STARTUP_BEAT, untrackedPending } from '../shared-state.js';
+import type { BlockContext, BlockEvent } from '../shared/event.js';
+import { GC_F64, GC_I32, GC_START_EXPRESSION, type GcView } from '../shared/gc-buffer.js';
+import { PROBE_EXPRESSION, type ProbeResult } from '../shared/probe-protocol.js';
+import { type BeatSnapshot, busyMs, claimUntracked, F64, FLAG, I32, readBeat, type SharedState, STARTUP_BEAT, untrackedPending } from '../shared/shared-state.js';
 import { type CauseResult, classify, gcHint, type GcWindow, type SchedReading, starvedHint } from './cause.js';
 
 export interface WatchdogConfig extends FrameOptions {
@@ -34,7 +33,7 @@ export interface CaptureSource {
 export interface CauseSources {
   /** The blocked thread's scheduler statistics, or null where they cannot be read. */
   sched?: { read(at: number): SchedReading | null } | null;
-  /** The GC figures the main thread writes after a block (gc-meter.ts), or null. */
+  /** The GC figures the main thread writes after a block (shared/gc-buffer.ts), or null. */
   gc?: GcView | null;
 }
 
@@ -221,7 +220,7 @@ export class Watchdog {
     }
     stall.requestedAt = now;
     stall.nextSampleAt = now + stall.sampleGap;
-    // The first capture also starts GC observation inside the blocked thread (gc-meter.ts).
+    // The first capture also starts GC observation inside the blocked thread (main-thread/gc-meter.ts).
     const askGc = !stall.gcAsked && !!this.causes.gc;
     const sent = this.capturer.capture((result) => {
       try {
@@ -334,8 +333,7 @@ export class Watchdog {
     Atomics.store(i32, I32.STALL, 0);
     try {
       this.capturer.disconnect();
-      // Busy time between the beat before and the beat after: wall time minus loop idle time.
-      const durationMs = end.at - stall.beatAt - Math.max(0, end.idle - stall.beatIdle);
+      const durationMs = busyMs(stall.beatAt, stall.beatIdle, end.at, end.idle);
       debug('stall closed by beat %d: %d ms busy, %d samples', end.beats, durationMs, stall.samples.length);
       if (durationMs < this.cfg.thresholdMs) return;
       this.sinks.report(this.#event(stall, durationMs, false, end.at - durationMs));

@@ -1,24 +1,16 @@
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { WorkerMessage } from '../event.js';
-import { BlockLog, FALLBACK_FD, openDestination } from '../exporters/log.js';
-import type { LogDestination } from '../config.js';
-import { F64, FLAG, I32, viewSharedState } from '../shared-state.js';
+import type { WorkerMessage } from '../shared/event.js';
+import { BlockLog, FALLBACK_FD, type LogDestination, openDestination } from '../exporters/log.js';
+import { F64, I32, viewSharedState } from '../shared/shared-state.js';
 import { BlockMetrics } from '../metrics/block-store.js';
-import { viewGcBuffer } from '../gc-meter.js';
+import { viewGcBuffer } from '../shared/gc-buffer.js';
 import { Capturer } from './capture.js';
 import { SchedStat } from './cause.js';
 import { FloodGate, SUMMARY_MESSAGE } from './flood.js';
-import { type Endpoint, startWorkerEndpoint } from './endpoint.js';
+import { startWorkerEndpoint } from './endpoint.js';
 import { Watchdog, type WatchdogConfig } from './watchdog.js';
-
-/**
- * In 'poll' idle mode, the longest a new /metrics connection waits to be accepted. Measured
- * side by side (bench/idle.mjs --prometheus-port, Node 20, 2-core VM), the endpoint added
- * 0.30 % of a core turning every 100 ms, 0.20 % every 250 ms, 0.24 % every 500 ms: past
- * 250 ms the turns are no longer what it costs, and a scrape should not wait longer.
- */
-const POLL_MS = 250;
+import { WorkerLoop } from './worker-loop.js';
 
 export interface WorkerData {
   buffer: SharedArrayBuffer;
@@ -28,7 +20,7 @@ export interface WorkerData {
     prometheus: { port: number; host: string; topN: number } | null;
     /** Kernel thread id of the watched thread (its schedstat), or null where unknown. */
     tid: number | null;
-    /** The GC meter's buffer (gc-meter.ts), or null without stack captures. */
+    /** The GC meter's buffer (shared/gc-buffer.ts), or null without stack captures. */
     gcBuffer: SharedArrayBuffer | null;
     /** Flood control (flood.ts): lines per fingerprint per interval. */
     logLimit: number;
@@ -115,20 +107,6 @@ function main(): void {
     },
   }, mainNow, causes);
 
-  // Two modes. Idle: a synchronous loop sleeping in Atomics.wait on the FLAGS slot, which
-  // costs about half of a timer wake-up of the event loop and wakes at once when the main
-  // thread exits, stops or reports an untracked block (it notifies that slot). Tracking a
-  // stall: back on the event loop, polling with a ref'd timer, because the inspector
-  // session's callbacks arrive there (and the ref'd timer keeps this loop alive).
-  let timer: NodeJS.Timeout | undefined;
-  // The /metrics endpoint needs the event loop too, and a turn of it costs a timer wake-up
-  // (~100-200 µs on the 2-core VMs here). Idle 'poll': the synchronous loop, plus one turn
-  // of the event loop (setImmediate) once POLL_MS have passed, so a new connection waits at
-  // most that long. Idle 'loop', while a scraper is connected: timers on the event loop, so
-  // its requests are answered at once. 'sync' without an endpoint or once it failed.
-  let idleMode: 'sync' | 'poll' | 'loop' = 'sync';
-  let immediate: NodeJS.Immediate | undefined;
-  let turnedAt = 0;
   const safeTick = (): number => {
     try {
       // Summaries of intervals that ended: a comparison unless one is due.
@@ -139,105 +117,15 @@ function main(): void {
       return config.heartbeatMs;
     }
   };
-  const idleLoop = (): void => {
-    timer = undefined;
-    immediate = undefined;
-    idleTimer = false;
-    for (;;) {
-      const wait = safeTick();
-      if (wait < 0) return;
-      if (watchdog.stalled) {
-        timer = setTimeout(stallLoop, Math.max(1, Math.ceil(wait)));
-        return;
-      }
-      const flags = Atomics.load(state.i32, I32.FLAGS);
-      if (flags & (FLAG.EXITING | FLAG.STOPPED)) {
-        watchdog.exit();
-        return;
-      }
-      if (idleMode === 'loop') {
-        idleTimer = true;
-        timer = setTimeout(idleLoop, Math.max(1, Math.ceil(wait)));
-        return;
-      }
-      if (idleMode === 'poll') {
-        Atomics.wait(state.i32, I32.FLAGS, flags, Math.max(1, Math.min(wait, POLL_MS)));
-        const now = performance.now();
-        if (now - turnedAt >= POLL_MS) {
-          turnedAt = now;
-          immediate = setImmediate(idleLoop);
-          return;
-        }
-        continue;
-      }
-      Atomics.wait(state.i32, I32.FLAGS, flags, Math.max(1, wait));
-    }
-  };
-  let idleTimer = false;
-  const stallLoop = (): void => {
-    timer = undefined;
-    const wait = safeTick();
-    if (wait < 0) return;
-    if (watchdog.stalled) timer = setTimeout(stallLoop, Math.max(1, Math.ceil(wait)));
-    // Back to the idle loop after this turn, so pending session callbacks run first.
-    else timer = setTimeout(idleLoop, 0);
-  };
-  const stopLoop = (): void => {
-    stopTimer();
-    if (immediate) clearImmediate(immediate);
-    immediate = undefined;
-    endpoint?.close();
-    endpoint = undefined;
-  };
-
-  // While on the event loop, wake at once when the main thread exits or stops, or when its
-  // recovery beat ends the stall being tracked (the heartbeat notifies FLAGS then).
-  const watchFlags = (): void => {
-    const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
-    if (!waitAsync) return;
-    const current = Atomics.load(state.i32, I32.FLAGS);
-    if (current & (FLAG.EXITING | FLAG.STOPPED)) return;
-    const res = waitAsync(state.i32, I32.FLAGS, current);
-    const again = (): void => {
-      if (Atomics.load(state.i32, I32.FLAGS) & (FLAG.EXITING | FLAG.STOPPED)) {
-        stopLoop();
-        watchdog.exit();
-        return;
-      }
-      watchFlags();
-      if (watchdog.stalled) {
-        // The recovery beat: close the stall now rather than at the next poll.
-        stopTimer();
-        stallLoop();
-      } else if (idleTimer) {
-        // An untracked block reported by the main thread: look now, as the synchronous loop would.
-        stopTimer();
-        idleLoop();
-      }
-    };
-    if (res.async) (res.value as Promise<string>).then(again, () => undefined);
-    else again();
-  };
-
-  const stopTimer = (): void => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    idleTimer = false;
-  };
-
-  let endpoint: Endpoint | undefined;
+  const loop = new WorkerLoop(state, watchdog, safeTick);
   if (config.prometheus && blocks) {
-    idleMode = 'poll';
-    endpoint = startWorkerEndpoint({
+    loop.idle = 'poll';
+    loop.endpoint = startWorkerEndpoint({
       ...config.prometheus, state, blocks, heartbeatMs: config.heartbeatMs, thresholdMs: config.thresholdMs,
       thread: config.thread.name, now: mainNow,
-      // The next turn of the idle loop picks the new mode.
-      onConnected: (connected) => {
-        if (idleMode !== 'sync') idleMode = connected ? 'loop' : 'poll';
-      },
+      onConnected: (connected) => loop.scraperConnected(connected),
       onError: (message) => {
-        endpoint = undefined;
-        idleMode = 'sync';
+        loop.endpointFailed();
         post({ code: 'warning', key: 'prometheus', warning: 'PROMETHEUS_ENDPOINT', message });
       },
     });
@@ -247,13 +135,12 @@ function main(): void {
   // earlier ones are claimed at the first tick; unless the main thread exited or stopped
   // before this thread got here and reported them itself (issue 13).
   if (Atomics.compareExchange(state.i32, I32.READY, 0, 1) !== 0) {
-    stopLoop();
+    loop.shutdown();
     Atomics.store(state.i32, I32.EXIT_ACK, 1);
     Atomics.notify(state.i32, I32.EXIT_ACK);
     return;
   }
-  watchFlags();
-  idleLoop();
+  loop.start();
 }
 
 try {

@@ -3,7 +3,7 @@
  * output, and the programmatic API (start → on('block') → stop) behaves as documented.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { BlockEvent } from '../../src/event.js';
+import type { BlockEvent } from '../../src/shared/event.js';
 import { assertBuilt, cleanup, type Loader, spawnFixture, warnings } from '../helpers/child.js';
 
 beforeAll(assertBuilt);

@@ -1,12 +1,12 @@
 /**
- * The capture-time rules of src/context.ts on hand-made request objects shaped like the
+ * The capture-time rules of src/main-thread/context.ts on hand-made request objects shaped like the
  * frameworks' (the real apps are in frameworks.test.ts): how templates are put together,
  * what is never reported, and that reading never throws.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { contextStorage, type ContextStore, readContext, subscribeHttp } from '../../src/context.js';
+import { contextStorage, type ContextStore, readContext, subscribeHttp } from '../../src/main-thread/context.js';
 
 const req = (fields: Record<string, unknown>): IncomingMessage => ({ method: 'GET', url: '/x', ...fields }) as unknown as IncomingMessage;
 const within = (store: ContextStore) => contextStorage().run(store, readContext);

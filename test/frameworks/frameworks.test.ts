@@ -6,7 +6,7 @@
  * a path no route matches.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { BlockEvent } from '../../src/event.js';
+import type { BlockEvent } from '../../src/shared/event.js';
 import { assertBuilt, type Child, cleanup, type Loader, quit, spawnFixture } from '../helpers/child.js';
 import { request } from '../helpers/http.js';
 

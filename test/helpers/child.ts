@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BlockEvent } from '../../src/event.js';
+import type { BlockEvent } from '../../src/shared/event.js';
 import { abortRequests, request } from './http.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LoopStatsReader } from '../../src/metrics/loop-stats.js';
-import { createSharedState, DELAY_BUCKETS_S, F64, fineBucket, fineLower, fineUpper, I32, recordDelay, type SharedState } from '../../src/shared-state.js';
+import { createSharedState, DELAY_BUCKETS_S, F64, fineBucket, fineLower, fineUpper, I32, recordDelay, type SharedState } from '../../src/shared/shared-state.js';
 
 /** A shared state as the heartbeat leaves it: loop started at 0, `beats` beats so far. */
 function state(): SharedState {

@@ -7,8 +7,9 @@ import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/context.js';
-import { probe, type ProbeResult, type TraceFields } from '../../src/probe.js';
+import { run } from '../../src/main-thread/context.js';
+import { probe, type TraceFields } from '../../src/main-thread/probe.js';
+import type { ProbeResult } from '../../src/shared/probe-protocol.js';
 
 const KEY = Symbol.for('opentelemetry.js.api.1');
 type G = Record<symbol, unknown>;

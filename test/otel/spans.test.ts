@@ -5,7 +5,7 @@
 import * as api from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, AlwaysOnSampler, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import type { BlockEvent } from '../../src/event.js';
+import type { BlockEvent } from '../../src/shared/event.js';
 import { BLOCK_SPAN_NAME, emitBlockSpan, stackText } from '../../src/exporters/otel-spans.js';
 
 function event(over: Partial<BlockEvent['context']> & { traceFlags?: number } = {}): BlockEvent {

@@ -11,7 +11,7 @@ import { registerMetrics } from '../../src/exporters/prometheus.js';
 import { BlockMetrics } from '../../src/metrics/block-store.js';
 import { ALL_METRICS } from '../../src/metrics/names.js';
 import { METRICS_SOURCE } from '../../src/metrics/source.js';
-import { createSharedState, F64, I32, recordDelay } from '../../src/shared-state.js';
+import { createSharedState, F64, I32, recordDelay } from '../../src/shared/shared-state.js';
 import { parseExposition, total } from './parse.js';
 
 const AGENT_KEY = Symbol.for('loopwatch.agent.v1');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, optionsFromEnv, resolveOptions } from '../../src/config.js';
 import { LoopwatchRangeError, LoopwatchTypeError } from '../../src/errors.js';
-import type { BlockEvent } from '../../src/event.js';
+import type { BlockEvent } from '../../src/shared/event.js';
 import { FloodGate, MAX_FINGERPRINTS, type SuppressedSummary } from '../../src/watchdog/flood.js';
 import { expectOptionRejected } from '../helpers/options.js';
 

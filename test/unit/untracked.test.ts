@@ -5,9 +5,9 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { BlockEvent } from '../../src/event.js';
+import type { BlockEvent } from '../../src/shared/event.js';
 import { LOG_MESSAGE } from '../../src/exporters/log.js';
-import { formatBlockLine } from '../../src/untracked.js';
+import { formatBlockLine } from '../../src/main-thread/untracked.js';
 
 const event: BlockEvent = {
   id: '6d6d389419f88b7c', thread: { id: 0, name: 'main' }, startedAt: '2026-11-26T02:30:32.888Z', durationMs: 152.4,

@@ -4,10 +4,10 @@
  * and what a starved block looks like.
  */
 import { describe, expect, it } from 'vitest';
-import type { BlockEvent } from '../../src/event.js';
-import { GC_F64, GC_I32, GC_START_EXPRESSION, viewGcBuffer } from '../../src/gc-meter.js';
-import type { ProbeResult } from '../../src/probe.js';
-import { createSharedState, F64, I32 } from '../../src/shared-state.js';
+import type { BlockEvent } from '../../src/shared/event.js';
+import { GC_F64, GC_I32, GC_START_EXPRESSION, viewGcBuffer } from '../../src/shared/gc-buffer.js';
+import type { ProbeResult } from '../../src/shared/probe-protocol.js';
+import { createSharedState, F64, I32 } from '../../src/shared/shared-state.js';
 import type { SchedReading } from '../../src/watchdog/cause.js';
 import { type CaptureSource, type CauseSources, Watchdog, type WatchdogConfig } from '../../src/watchdog/watchdog.js';
 

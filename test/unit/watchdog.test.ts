@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { BlockEvent } from '../../src/event.js';
-import type { ProbeResult } from '../../src/probe.js';
-import { claimUntracked, createSharedState, F64, FLAG, I32, type SharedState, UNTRACKED_RING, untrackedPending, writeUntracked } from '../../src/shared-state.js';
-import { untrackedEvent } from '../../src/untracked.js';
-import { checkBeat } from '../../src/heartbeat.js';
+import type { BlockEvent } from '../../src/shared/event.js';
+import type { ProbeResult } from '../../src/shared/probe-protocol.js';
+import { claimUntracked, createSharedState, F64, FLAG, I32, type SharedState, UNTRACKED_RING, untrackedPending, writeUntracked } from '../../src/shared/shared-state.js';
+import { untrackedEvent } from '../../src/main-thread/untracked.js';
+import { checkBeat } from '../../src/main-thread/heartbeat.js';
+import { waitFor } from '../helpers/child.js';
 import { type CaptureSource, Watchdog, type WatchdogConfig } from '../../src/watchdog/watchdog.js';
 
 const cfg: WatchdogConfig = {
@@ -371,7 +372,8 @@ describe('Watchdog', () => {
     Atomics.or(never.state.i32, I32.FLAGS, FLAG.EXITING);
     never.dog.tick();
     expect(never.events).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The exit gives up on the capture after its bounded wait, then reports and acknowledges.
+    await waitFor(() => Atomics.load(never.state.i32, I32.EXIT_ACK) === 1, { timeoutMs: 5_000, what: 'the exit to stop waiting for the capture' });
     expect(never.events).toHaveLength(1);
     expect(Atomics.load(never.state.i32, I32.EXIT_ACK)).toBe(1);
   });

@@ -12,12 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fingerprint } from './attribution/fingerprint.js';
-import type { LogDestination } from './config.js';
-import type { BlockContext } from './context.js';
-import type { BlockEvent } from './event.js';
-import { LOG_MESSAGE } from './exporters/log.js';
-import { F64, type SharedState, STARTUP_BEAT, type UntrackedRecord } from './shared-state.js';
+import { fingerprint } from '../attribution/fingerprint.js';
+import type { BlockContext, BlockEvent } from '../shared/event.js';
+import { LOG_MESSAGE, type LogDestination } from '../exporters/log.js';
+import { busyMs, F64, type SharedState, STARTUP_BEAT, type UntrackedRecord } from '../shared/shared-state.js';
 
 export interface UntrackedEventOptions {
   thread: { id: number; name: string };
@@ -29,7 +27,7 @@ export interface UntrackedEventOptions {
  * context kind "startup" when it began before the loop turned or before the watchdog ran.
  */
 export function untrackedEvent(state: SharedState, r: UntrackedRecord, opts: UntrackedEventOptions): BlockEvent {
-  const durationMs = r.toAt - r.fromAt - Math.max(0, r.toIdle - r.fromIdle);
+  const durationMs = busyMs(r.fromAt, r.fromIdle, r.toAt, r.toIdle);
   const startup = r.toBeat - 1 === STARTUP_BEAT || r.early;
   const context: BlockContext = { kind: startup ? 'startup' : null, method: null, route: null, path: null, job: null, traceId: null, spanId: null };
   return {

@@ -1,30 +1,8 @@
 import { threadId } from 'node:worker_threads';
+import type { BlockContext } from '../shared/event.js';
 import { readContext } from './context.js';
+import { PROBE_KEY, type ProbeResult, type RawFrame } from '../shared/probe-protocol.js';
 import { otelGlobal, SPAN_ID, TRACE_ID } from './otel-global.js';
-
-/** Where the probe is installed: a registered symbol, the same for the ESM and CJS copies. */
-export const PROBE_KEY = Symbol.for('loopwatch.probe.v1');
-
-/** The expression the worker evaluates. Fixed: no data from the worker is ever evaluated. */
-export const PROBE_EXPRESSION = `globalThis[Symbol.for('loopwatch.probe.v1')]?.()`;
-
-/** A raw frame: [function, file, line, column, atEntry]. Compact because it crosses threads as JSON. */
-export type RawFrame = [string, string, number, number, 0 | 1];
-
-export interface ProbeResult {
-  /** performance.now() of the main thread when the probe ran. */
-  at: number;
-  /** performance.nodeTiming.idleTime then: no idle time passes inside a block. */
-  idle: number;
-  frames: RawFrame[];
-  context: ReturnType<typeof readContext> | null;
-  /** worker_threads threadId of the thread that ran the probe (0: main). */
-  thread?: number;
-  /** Why no frames could be taken (the app froze Error.prepareStackTrace, …); absent when they were. */
-  failure?: string;
-  /** Served while the process emitted 'exit' (process._exiting): the loop has ended. */
-  exiting?: boolean;
-}
 
 const STACK_LIMIT = 64;
 
@@ -223,7 +201,7 @@ interface OtelGlobal {
  * every step checks its type. The manager's `active()` and the span's `spanContext()` are
  * plain reads in the SDK (an AsyncLocalStorage getStore, a field).
  */
-function addActiveSpan(context: ReturnType<typeof readContext> & TraceFields): void {
+function addActiveSpan(context: BlockContext & TraceFields): void {
   try {
     const api = otelGlobal<OtelGlobal>();
     if (!api || typeof api.version !== 'string' || !api.version.startsWith('1.')) return;

@@ -1,7 +1,27 @@
-import type { StackFrame } from './attribution/frames.js';
-import type { ProfileEntry } from './attribution/profile.js';
-import type { BlockContext } from './context.js';
-import type { BlockCause } from './watchdog/cause.js';
+import type { StackFrame } from '../attribution/frames.js';
+import type { ProfileEntry } from '../attribution/profile.js';
+
+/** The test a block ran in. `file` is relative to the app's cwd in the event. */
+export interface TestInfo {
+  file: string | null;
+  name: string;
+}
+
+/** The context as it appears in a block event. */
+export interface BlockContext {
+  kind: string | null;
+  method: string | null;
+  route: string | null;
+  path: string | null;
+  job: string | null;
+  traceId: string | null;
+  spanId: string | null;
+  /** The test the block ran in; only present in a test runner's processes (integrations/test-runners.ts). */
+  test?: TestInfo;
+}
+
+/** Why a block stalled the loop (watchdog/cause.ts tells it). */
+export type BlockCause = 'code' | 'native' | 'gc' | 'starved';
 
 /** The block event: the log line's `block` field and the payload of `monitor.on('block')`. Contract: README, "The block event". */
 export interface BlockEvent {

@@ -222,18 +222,49 @@ export interface BeatSnapshot {
   flags: number;
 }
 
-export function readBeat(state: SharedState, out: BeatSnapshot): BeatSnapshot {
-  const { i32, f64 } = state;
-  for (let tries = 0; tries < 100; tries++) {
+/** How often a reader retries a read the writer changed under it before it gives up. */
+const SEQ_TRIES = 100;
+
+/**
+ * Runs `copy(state, out)` under the sequence lock until one run saw no write: true then.
+ * The writer holds the lock only for a few stores, so false (SEQ_TRIES misses) means it
+ * died mid-write, and `out` holds a possibly torn copy, or what it held before.
+ * `copy` is a module-level function, so a read allocates nothing.
+ */
+export function readConsistent<T>(state: SharedState, out: T, copy: (state: SharedState, out: T) => void): boolean {
+  const { i32 } = state;
+  for (let tries = 0; tries < SEQ_TRIES; tries++) {
     const s1 = Atomics.load(i32, I32.SEQ);
     if (s1 & 1) continue;
-    out.beats = Atomics.load(i32, I32.BEATS);
-    out.at = f64[F64.BEAT_AT];
-    out.idle = f64[F64.IDLE_AT];
-    out.flags = Atomics.load(i32, I32.FLAGS);
-    if (Atomics.load(i32, I32.SEQ) === s1) return out;
+    copy(state, out);
+    if (Atomics.load(i32, I32.SEQ) === s1) return true;
   }
-  // The writer holds the lock only for a few stores; 100 misses means it died mid-write.
+  return false;
+}
+
+function copyBeat({ i32, f64 }: SharedState, out: BeatSnapshot): void {
+  out.beats = Atomics.load(i32, I32.BEATS);
+  out.at = f64[F64.BEAT_AT];
+  out.idle = f64[F64.IDLE_AT];
   out.flags = Atomics.load(i32, I32.FLAGS);
+}
+
+export function readBeat(state: SharedState, out: BeatSnapshot): BeatSnapshot {
+  // A writer that died mid-write leaves the flags still worth reading (EXITING, STOPPED).
+  if (!readConsistent(state, out, copyBeat)) out.flags = Atomics.load(state.i32, I32.FLAGS);
   return out;
+}
+
+/**
+ * The busy time (ms) of the loop between two beats (or a beat and now): wall time minus the
+ * loop's idle time in between. No idle time passes inside a block, so this is the length
+ * of a block between them, to ~1.5 ms even with a 20 ms heartbeat.
+ */
+export function busyMs(fromAt: number, fromIdle: number, toAt: number, toIdle: number): number {
+  return toAt - fromAt - Math.max(0, toIdle - fromIdle);
+}
+
+/** Busy time (ms) from the last beat to `now` (main thread's clock and idle time). */
+export function busySinceBeat({ f64 }: SharedState, now: number, idle: number): number {
+  return busyMs(f64[F64.BEAT_AT], f64[F64.IDLE_AT], now, idle);
 }

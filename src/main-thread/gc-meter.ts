@@ -5,40 +5,17 @@
  * larger ones/s), 1.01-1.12× on Node 24.22: far over the 1.01× an always-on agent may cost. So the watchdog's first stack capture of a
  * stall also runs GC_START_EXPRESSION inside the blocked thread, which starts an observer;
  * the beat that ends the block schedules a read of its entries (they are delivered only
- * when the loop turns) and the observer is disconnected again.
- *
- * Shared with the watchdog (own small buffer, so the heartbeat's layout stays as it is):
- *   I32[SEQ]   BEATS count of the recovery beat whose GC figures are in F64 (0: none yet)
- *   F64[FROM]  performance.now() when the observer started (inside the block)
- *   F64[TO]    the recovery beat's time: pauses that began later are left out
- *   F64[MS]    GC pause time observed in [FROM, TO]
+ * when the loop turns) and the observer is disconnected again. The figures go to the
+ * buffer laid out in shared/gc-buffer.ts, which the watchdog reads.
  */
 import { type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import { createGcBuffer, GC_F64, GC_I32, GC_KEY, viewGcBuffer } from '../shared/gc-buffer.js';
 
-const KEY = Symbol.for('loopwatch.gc.v1');
-
-/** Evaluated in the blocked thread with the first probe of a stall. Fixed text, like the probe. */
-export const GC_START_EXPRESSION = `globalThis[Symbol.for('loopwatch.gc.v1')]?.()`;
-
-export const GC_I32 = { SEQ: 0 } as const;
-export const GC_F64 = { FROM: 0, TO: 1, MS: 2 } as const;
-const I32_BYTES = 8;
-const F64_SLOTS = 3;
-
-export interface GcView {
-  readonly i32: Int32Array;
-  readonly f64: Float64Array;
-}
-
-export function viewGcBuffer(buffer: SharedArrayBuffer): GcView {
-  return { i32: new Int32Array(buffer, 0, 2), f64: new Float64Array(buffer, I32_BYTES, F64_SLOTS) };
-}
-
-type GlobalWithGc = typeof globalThis & { [KEY]?: () => void };
+type GlobalWithGc = typeof globalThis & { [GC_KEY]?: () => void };
 
 /** Main-thread side: the observer started on request, read and stopped after the block. */
 export class GcMeter {
-  readonly buffer = new SharedArrayBuffer(I32_BYTES + F64_SLOTS * 8);
+  readonly buffer = createGcBuffer();
   readonly #view = viewGcBuffer(this.buffer);
   #observer: PerformanceObserver | null = null;
   #from = 0;
@@ -53,12 +30,12 @@ export class GcMeter {
   }
 
   install(): void {
-    (globalThis as GlobalWithGc)[KEY] = this.#start;
+    (globalThis as GlobalWithGc)[GC_KEY] = this.#start;
   }
 
   remove(): void {
     const g = globalThis as GlobalWithGc;
-    if (g[KEY] === this.#start) delete g[KEY];
+    if (g[GC_KEY] === this.#start) delete g[GC_KEY];
     this.#stop();
   }
 

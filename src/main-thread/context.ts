@@ -1,9 +1,10 @@
 import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
-import { describe, LoopwatchTypeError } from './errors.js';
-import { expressRoute, type ExpressRequestLike } from '../integrations/express.js';
-import { currentTest, type TestInfo } from '../integrations/test-runners.js';
+import { describe, LoopwatchTypeError } from '../errors.js';
+import { expressRoute, type ExpressRequestLike } from '../../integrations/express.js';
+import { currentTest } from '../../integrations/test-runners.js';
+import type { BlockContext } from '../shared/event.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */
 export interface ContextStore {
@@ -27,19 +28,6 @@ export interface KoaContextLike {
   req?: unknown;
   originalUrl?: unknown;
   _matchedRoute?: unknown;
-}
-
-/** The context as it appears in a block event. */
-export interface BlockContext {
-  kind: string | null;
-  method: string | null;
-  route: string | null;
-  path: string | null;
-  job: string | null;
-  traceId: string | null;
-  spanId: string | null;
-  /** The test the block ran in; only present in a test runner's processes (integrations/test-runners.ts). */
-  test?: TestInfo;
 }
 
 /** Accepted by `run()`. */

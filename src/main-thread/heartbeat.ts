@@ -1,4 +1,4 @@
-import { F64, FLAG, I32, recordDelay, type SharedState, writeUntracked } from './shared-state.js';
+import { busySinceBeat, F64, FLAG, I32, recordDelay, type SharedState, writeUntracked } from '../shared/shared-state.js';
 
 /**
  * The main thread's only recurring work: one unref'd interval that stamps the time and
@@ -32,7 +32,8 @@ export class Heartbeat {
 
   start(): void {
     this.#last = performance.now();
-    this.#write(this.#last, 0, false, false); // STARTUP_BEAT
+    // STARTUP_BEAT: the first beat, with nothing before it to check.
+    this.#stamp(this.#last, this.#nodeTiming.idleTime, null);
     this.#timer = setInterval(this.#beat, this.#intervalMs);
     this.#timer.unref();
     // The beat that ends the app's synchronous startup (see STARTUP_BEAT). An immediate runs
@@ -48,48 +49,57 @@ export class Heartbeat {
 
   /** A last beat, written synchronously from the 'exit' handler. */
   finalBeat(): void {
-    this.#write(performance.now(), 0, false, true);
+    this.#checkedBeat(performance.now(), null);
   }
 
   /** Busy time (ms) since the last beat: wall time minus loop idle time. */
   busySinceBeat(now = performance.now(), idle = this.#nodeTiming.idleTime): number {
-    const { f64 } = this.#state;
-    return now - f64[F64.BEAT_AT] - (idle - f64[F64.IDLE_AT]);
+    return busySinceBeat(this.#state, now, idle);
   }
 
   readonly #loopStarted = (): void => {
     if (!this.#timer) return;
     this.#state.f64[F64.LOOP_START] = this.#nodeTiming.loopStart;
-    this.#write(performance.now(), 0, false, true);
+    this.#checkedBeat(performance.now(), null);
   };
 
   readonly #beat = (): void => {
     const now = performance.now();
     const delayMs = now - this.#last - this.#intervalMs;
     this.#last = now;
-    this.#write(now, delayMs > 0 ? delayMs / 1e3 : 0, true, true);
+    this.#checkedBeat(now, delayMs > 0 ? delayMs / 1e3 : 0);
   };
 
-  #write(now: number, delayS: number, record: boolean, check: boolean): void {
-    const { i32, f64 } = this.#state;
+  /**
+   * A beat after the first: checked against the last one (checkBeat), written, then the
+   * watchdog and the GC hook are told. `delayS` is the loop delay this beat measured, or
+   * null for beats that measure none (the loop's first turn, the exit).
+   */
+  #checkedBeat(now: number, delayS: number | null): void {
+    const { i32 } = this.#state;
     const idle = this.#nodeTiming.idleTime;
     // Safety net: a block the watchdog did not see (its thread was not scheduled in time)
     // is still known here, from the busy time between this beat and the last.
     // It is also the only record of blocks before the watchdog thread runs (issue 13).
-    if (check) checkBeat(this.#state, now, idle, this.busySinceBeat(now, idle) >= this.#thresholdMs);
-    Atomics.add(i32, I32.SEQ, 1);
-    f64[F64.BEAT_AT] = now;
-    f64[F64.IDLE_AT] = idle;
-    if (record) recordDelay(f64, delayS);
-    Atomics.add(i32, I32.BEATS, 1);
-    Atomics.add(i32, I32.SEQ, 1);
-    if (!check) return;
+    checkBeat(this.#state, now, idle, this.busySinceBeat(now, idle) >= this.#thresholdMs);
+    this.#stamp(now, idle, delayS);
     // The worker is tracking a stall and this beat ends it: wake it now rather than at its
     // next poll, so the line follows the block at once.
     const stalled = Atomics.load(i32, I32.STALL) !== 0;
     if (stalled) Atomics.notify(i32, I32.FLAGS);
     // An optional call evaluates its arguments only when the hook is set (GC meter on).
     this.onBeat?.(stalled, Atomics.load(i32, I32.BEATS), now);
+  }
+
+  /** Writes the beat's time, idle time and delay sample (if any) under the sequence lock. */
+  #stamp(now: number, idle: number, delayS: number | null): void {
+    const { i32, f64 } = this.#state;
+    Atomics.add(i32, I32.SEQ, 1);
+    f64[F64.BEAT_AT] = now;
+    f64[F64.IDLE_AT] = idle;
+    if (delayS !== null) recordDelay(f64, delayS);
+    Atomics.add(i32, I32.BEATS, 1);
+    Atomics.add(i32, I32.SEQ, 1);
   }
 }
 
