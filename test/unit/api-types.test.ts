@@ -40,8 +40,12 @@ describe('public types', () => {
   });
 
   it('assertNoBlock and its error', () => {
-    expectTypeOf(assertNoBlock(() => 42)).toEqualTypeOf<Promise<number>>();
-    expectTypeOf(assertNoBlock(async () => 'x')).toEqualTypeOf<Promise<string>>();
+    // Typed, not run: a call would start an agent (from src/, without its built worker).
+    const typed = (): void => {
+      expectTypeOf(assertNoBlock(() => 42)).toEqualTypeOf<Promise<number>>();
+      expectTypeOf(assertNoBlock(async () => 'x')).toEqualTypeOf<Promise<string>>();
+    };
+    void typed;
     expectTypeOf<NoBlockOptions>().toEqualTypeOf<{ budgetMs?: number }>();
     expectTypeOf<LoopwatchBlockedError>().toMatchTypeOf<LoopwatchError>();
     expectTypeOf<LoopwatchBlockedError['blocks']>().toEqualTypeOf<BlockEvent[]>();
