@@ -50,7 +50,8 @@ const APP = join(BENCH_DIR, 'capture-app.mjs');
 function runChild(agent) {
   return new Promise((resolvePromise, reject) => {
     const env = {
-      LOOPWATCH_THRESHOLD_MS: opts.threshold, LOOPWATCH_CONTEXT: opts.context, LOOPWATCH_LOG: 'stderr',
+      // Every block's line is matched to the block: no flood control (its default keeps 5 per fingerprint a minute).
+      LOOPWATCH_THRESHOLD_MS: opts.threshold, LOOPWATCH_CONTEXT: opts.context, LOOPWATCH_LOG: 'stderr', LOOPWATCH_LOG_LIMIT: '0',
       BENCH_BLOCKS: opts.blocks, BENCH_BLOCK_MS: opts['block-ms'], BENCH_GAP_MS: opts['gap-ms'],
     };
     const child = spawnNode({ nodeBin, script: APP, agent: agent ? build.register : null, env, cpu: opts['app-cpu'] });
