@@ -28,6 +28,9 @@ const child = spawnNode({
   },
 });
 child.stderr.resume();
+// The app is ours to stop, on error too: never leave it running.
+const kill = () => child.kill('SIGKILL');
+process.on('exit', kill);
 const { port } = await waitForJsonLine(child, (v) => v.ready, 30_000, 'the app ready line');
 
 const perRound = Math.round(Number(opts.routes) / Number(opts.rounds));

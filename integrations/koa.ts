@@ -3,7 +3,8 @@
  * request, so the route template that @koa/router leaves on `ctx` (`_matchedRoute`) cannot
  * be found from `req` alone; this middleware links the two.
  */
-import { contextStorage, type KoaContextLike } from '../src/main-thread/context.js';
+import { contextStorage } from '../src/main-thread/context.js';
+import type { KoaContextLike } from './koa-route.js';
 
 /** The part of a Koa middleware's signature this needs; Koa's own types fit it. */
 export type KoaMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<unknown>;

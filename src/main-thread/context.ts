@@ -3,6 +3,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { describe, LoopwatchTypeError } from '../errors.js';
 import { expressRoute, type ExpressRequestLike } from '../../integrations/express.js';
+import { FASTIFY_HANDLER_START, fastifyRoute } from '../../integrations/fastify.js';
+import { type KoaContextLike, koaRoute } from '../../integrations/koa-route.js';
 import { currentTest } from '../../integrations/test-runners.js';
 import type { BlockContext } from '../shared/event.js';
 
@@ -23,12 +25,7 @@ export interface ContextStore {
   koa?: KoaContextLike;
 }
 
-/** What the capture reads of a Koa context: plain properties, never getters. */
-export interface KoaContextLike {
-  req?: unknown;
-  originalUrl?: unknown;
-  _matchedRoute?: unknown;
-}
+export type { KoaContextLike };
 
 /** Accepted by `run()`. */
 export interface RunContext {
@@ -54,14 +51,6 @@ export function contextStorage(): AsyncLocalStorage<ContextStore> {
 }
 
 const REQUEST_START = 'http.server.request.start';
-// Fastify 5 publishes this tracing channel around each route handler, with the route's
-// template: { request, reply, route: { url, method } }. Not published for its 404 handler.
-const FASTIFY_HANDLER_START = 'tracing:fastify.request.handler:start';
-
-interface FastifyHandlerMessage {
-  request?: { raw?: unknown };
-  route?: { url?: unknown };
-}
 
 /**
  * Zero-code request context for node:http and every framework on top of it, and the route
@@ -79,12 +68,8 @@ export function subscribeHttp(): () => void {
   const onFastifyHandler = (message: unknown): void => {
     const store = als.getStore();
     if (store === undefined || store.req === undefined) return;
-    const m = message as FastifyHandlerMessage;
-    // Only the request this store belongs to: a handler running outside it (an inject()
-    // call inside another request) must not rename that request's route.
-    if (store.req !== m.request?.raw) return;
-    const url = m.route?.url;
-    if (typeof url === 'string') store.route = url;
+    const route = fastifyRoute(message, store.req);
+    if (route !== undefined) store.route = route;
   };
   diagnosticsChannel.subscribe(REQUEST_START, onRequestStart);
   diagnosticsChannel.subscribe(FASTIFY_HANDLER_START, onFastifyHandler);
@@ -143,13 +128,11 @@ function fromRequest(kind: string, req: IncomingMessage | undefined, out: BlockC
   }
 }
 
-/** @koa/router leaves the matched layer's path (prefixes included) on the Koa context. */
 function fromKoa(ctx: KoaContextLike, out: BlockContext): void {
   try {
-    const route = ctx._matchedRoute;
-    out.route = typeof route === 'string' ? route : null;
-    // koa-mount and the like rewrite ctx.url; originalUrl is the request's own.
-    if (typeof ctx.originalUrl === 'string') out.path = pathOf(ctx.originalUrl);
+    const { route, url } = koaRoute(ctx);
+    out.route = route;
+    if (url !== undefined) out.path = pathOf(url);
   } catch {
     // A getter or proxy threw: what was read stays.
   }
