@@ -11,7 +11,7 @@ afterEach(cleanup);
 
 describe('prom-client collectors in a worker thread', () => {
   it('label the ongoing-block gauge and the block series with the worker thread', async () => {
-    const child = spawnFixture('worker-thread-metrics.cjs', { args: ['200'], env: { LOOPWATCH_WORKER_THREADS: 'on' } });
+    const child = spawnFixture('../attribution/fixtures/worker-threads.cjs', { args: ['200', 'scrape'], env: { LOOPWATCH_WORKER_THREADS: 'on' } });
     await child.ready();
     const line = await waitFor(() => child.stdoutLines.find((l) => l.text.startsWith('{"scrape"')), { timeoutMs: 10_000, what: 'the worker\'s scrape on stdout' }, () => child.describe());
     const { scrape, thread } = JSON.parse(line.text) as { scrape: string; thread: { id: number; name: string } };
