@@ -1,9 +1,11 @@
-// The server that bench/overhead.mjs loads with autocannon. Started with or without
-// `--require dist/register.cjs`; prints {"port": n} on stdout once it listens.
+// The server that bench/overhead.mjs loads with autocannon. Started with nothing loaded,
+// with `--require dist/register.cjs`, or with one of the bench/overhead-preload-*.cjs files
+// (another tool's runtime metrics); prints {"port": n} on stdout once it listens.
 //   GET /hello     plain text
 //   GET /await20   awaits a chain of 20 async calls, then answers
 //   GET /__stats   {cpuUs, requests, ...}: process CPU (all threads) and requests answered,
-//                  read together so the bench can take deltas over its window
+//                  read together so the bench can take deltas over its window, and what
+//                  was loaded, so the bench can check each side ran what it claims
 import http from 'node:http';
 
 let requests = 0;
@@ -34,12 +36,19 @@ const server = http.createServer((req, res) => {
       return;
     case '/__stats': {
       const cpu = process.cpuUsage();
+      const agent = globalThis[Symbol.for('loopwatch.agent.v1')];
+      // Set by the preloads: { name: 'prom-client' | 'otel', scrapes }.
+      const tool = globalThis[Symbol.for('loopwatch.bench.tool')];
       const body = JSON.stringify({
         cpuUs: cpu.user + cpu.system,
         requests,
         pid: process.pid,
         node: process.version,
-        agent: globalThis[Symbol.for('loopwatch.agent.v1')] !== undefined,
+        agent: agent !== undefined,
+        context: agent ? agent.config.context : null,
+        tool: tool ? tool.name : null,
+        // Scrapes (prom-client) or exports (OpenTelemetry) so far.
+        scrapes: tool ? tool.scrapes : null,
         // Cumulative loop idle/active ms: the bench takes deltas (is the app saturated?).
         ...pick(performance.eventLoopUtilization()),
       });

@@ -3,7 +3,7 @@
  * request, so the route template that @koa/router leaves on `ctx` (`_matchedRoute`) cannot
  * be found from `req` alone; this middleware links the two.
  */
-import { contextStorage } from '../src/main-thread/context.js';
+import { requestStore } from '../src/main-thread/context.js';
 import type { KoaContextLike } from './koa-route.js';
 
 /** The part of a Koa middleware's signature this needs; Koa's own types fit it. */
@@ -12,15 +12,14 @@ export type KoaMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) 
 /**
  * Returns a Koa middleware that makes blocks in later middleware and route handlers carry
  * the route template (`/api/users/:id/report`), or null when no route matched. Costs one
- * store lookup and one property write per request; the template is read only when a block
+ * store lookup and one property write per request (an AsyncLocalStorage read, or a Map lookup in the in-flight ledger); the template is read only when a block
  * is captured. Does nothing when the agent keeps no context (`LOOPWATCH_CONTEXT=off`).
  */
 export function koa(): KoaMiddleware {
-  const als = contextStorage();
   return function loopwatchKoa(ctx, next) {
-    const store = als.getStore();
     // Only the store of this very request (put there by the http.server.request.start subscriber).
-    if (store !== undefined && store.req !== undefined && store.req === ctx.req) store.koa = ctx;
+    const store = requestStore(ctx.req);
+    if (store !== undefined) store.koa = ctx;
     return next();
   };
 }

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { describe, LoopwatchRangeError, LoopwatchTypeError, WARNING_CODES, warnOnce } from './errors.js';
 import type { LogDestination } from './exporters/log.js';
+import type { ContextOption } from './main-thread/context.js';
 import { type Bounds, DEFAULTS, envRow, LIMITS, type OptionKey, type OptionRow, OPTIONS, type PinoLike } from './options.js';
 
 export { DEFAULTS, LIMITS, type LogDestination, type PinoLike };
@@ -10,8 +11,13 @@ export interface Options {
   thresholdMs?: number;
   /** Where the watchdog writes block lines: 'stderr' (default), 'stdout', 'off' or a file path (appended JSONL). */
   log?: LogDestination;
-  /** Keep request/job context in an AsyncLocalStorage (default true). */
-  context?: boolean;
+  /**
+   * Request and job context through `await`s (default true): true keeps it in an
+   * AsyncLocalStorage where that is free (Node >= 24, Node 22 with
+   * --experimental-async-context-frame) and in the in-flight ledger elsewhere; 'als' and
+   * 'inflight' choose one; false keeps none.
+   */
+  context?: ContextOption;
   /** Capture stacks through the inspector (default true); false keeps detection and durations only. */
   captureStacks?: boolean;
   /** A block still going after this many ms is logged with "ongoing": true, then at doubling intervals. Default 500. */
@@ -47,7 +53,7 @@ export interface Options {
 export interface ResolvedConfig {
   readonly thresholdMs: number;
   readonly log: LogDestination;
-  readonly context: boolean;
+  readonly context: ContextOption;
   readonly captureStacks: boolean;
   readonly stuckMs: number;
   readonly maxSamples: number;
@@ -103,6 +109,11 @@ function checkBoolean(name: string, value: unknown): boolean {
     throw new LoopwatchTypeError(`options.${name} must be a boolean, got ${describe(value)}`);
   }
   return value;
+}
+
+function checkContext(value: unknown): ContextOption {
+  if (typeof value === 'boolean' || value === 'als' || value === 'inflight') return value;
+  throw new LoopwatchTypeError(`options.context must be true, false, "als" or "inflight", got ${describe(value)}`);
 }
 
 function checkLog(value: unknown): LogDestination {
@@ -211,6 +222,8 @@ function checkOption(row: OptionRow, key: OptionKey, v: unknown): unknown {
     }
     case 'boolean':
       return checkBoolean(key, v);
+    case 'context':
+      return checkContext(v);
     case 'log':
       return checkLog(v);
     case 'logger':
@@ -279,6 +292,7 @@ export function enabledFromEnv(env: Env = process.env): boolean {
 }
 
 const RUNTIME_ALLOWED = `auto, ${FLAG_ALLOWED}`;
+const CONTEXT_ALLOWED = `${FLAG_ALLOWED}, als, inflight`;
 const HOST_ALLOWED = 'an IP address or host name';
 
 /** A variable's value as its row says, or undefined (after one warning) when it is not valid. */
@@ -297,6 +311,15 @@ function envOption(env: Env, row: OptionRow, name: string): unknown {
     }
     case 'boolean':
       return envFlag(env, name);
+    case 'context': {
+      const v = envValue(env, name, CONTEXT_ALLOWED)?.toLowerCase();
+      if (v === undefined) return undefined;
+      if (v === 'als' || v === 'inflight') return v;
+      if (TRUE.has(v)) return true;
+      if (FALSE.has(v)) return false;
+      envWarning(name, env[name]!, `allowed: ${CONTEXT_ALLOWED}`);
+      return undefined;
+    }
     case 'log':
       return envValue(env, name, 'stderr, stdout, off or a file path');
     case 'runtimeMetrics': {

@@ -5,6 +5,7 @@
  * (test/docs/options-table.test.ts checks that the page shows what optionsMarkdown() makes).
  */
 import type { LogDestination } from './exporters/log.js';
+import type { ContextOption } from './main-thread/context.js';
 
 /** The part of a pino logger loopwatch uses. */
 export interface PinoLike {
@@ -14,7 +15,7 @@ export interface PinoLike {
 export const DEFAULTS = Object.freeze({
   thresholdMs: 50,
   log: 'stderr' as LogDestination,
-  context: true,
+  context: true as ContextOption,
   captureStacks: true,
   stuckMs: 500,
   maxSamples: 10,
@@ -44,7 +45,7 @@ export const LIMITS = Object.freeze({
 
 export type Bounds = { readonly min: number; readonly max: number };
 
-export type OptionKind = 'number' | 'integer' | 'boolean' | 'log' | 'logger' | 'runtimeMetrics' | 'host';
+export type OptionKind = 'number' | 'integer' | 'boolean' | 'context' | 'log' | 'logger' | 'runtimeMetrics' | 'host';
 
 export interface OptionRow {
   /** The `start()` option, or null for a variable of the register entry only. */
@@ -72,8 +73,8 @@ export const OPTIONS: readonly OptionRow[] = Object.freeze([
     envAllowed: `a number of milliseconds from ${L.thresholdMs.min} to ${L.thresholdMs.max}`,
     meaning: 'a stall at least this long is a block' },
   { key: 'log', env: 'LOOPWATCH_LOG', kind: 'log', meaning: 'where block lines go; a path is appended to as JSONL' },
-  { key: 'context', env: 'LOOPWATCH_CONTEXT', kind: 'boolean',
-    meaning: 'keep request and job context in an `AsyncLocalStorage` (see [cost](performance.md))' },
+  { key: 'context', env: 'LOOPWATCH_CONTEXT', kind: 'context',
+    meaning: "request and job context through `await`s: `true` keeps it in an `AsyncLocalStorage` where that is free (Node 24+, Node 22 with `--experimental-async-context-frame`) and in the in-flight ledger elsewhere; `'als'` and `'inflight'` choose; `false` keeps none (see [context](context.md))" },
   { key: 'captureStacks', env: null, kind: 'boolean',
     meaning: 'capture stacks through the inspector; `false` keeps detection and durations only' },
   { key: 'stuckMs', env: null, kind: 'number', bounds: L.stuckMs,
@@ -119,6 +120,7 @@ function grouped(n: number): string {
 
 const TYPE_TEXT: Record<Exclude<OptionKind, 'number' | 'integer'>, string> = {
   boolean: 'boolean',
+  context: "`true` \\| `false` \\| `'als'` \\| `'inflight'`",
   log: "`'stderr'` \\| `'stdout'` \\| `'off'` \\| path",
   logger: 'pino logger',
   runtimeMetrics: "`true` \\| `false` \\| `'auto'`",
@@ -142,6 +144,7 @@ function envText(row: OptionRow): string {
   if (row.env === null) return '–';
   if (row.key !== null && row.kind === 'boolean') return `\`${row.env}\` (\`on\`/\`off\`)`;
   if (row.kind === 'runtimeMetrics') return `\`${row.env}\` (\`auto\`/\`on\`/\`off\`)`;
+  if (row.kind === 'context') return `\`${row.env}\` (\`on\`/\`off\`/\`als\`/\`inflight\`)`;
   return `\`${row.env}\``;
 }
 

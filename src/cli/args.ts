@@ -85,12 +85,12 @@ const ON = new Set(['on', 'true', '1', 'yes']);
 const OFF = new Set(['off', 'false', '0', 'no']);
 
 /** An on/off flag: `--name` alone is on. */
-export function switchFlag(command: string, flags: Flags, name: string): boolean | undefined {
+export function switchFlag(command: string, flags: Flags, name: string, allowed = 'on or off'): boolean | undefined {
   const raw = flags.get(name);
   if (raw === undefined) return undefined;
   if (raw === true) return true;
   const v = raw.trim().toLowerCase();
   if (ON.has(v)) return true;
   if (OFF.has(v)) return false;
-  throw new UsageError(`${command}: --${name} must be on or off, got ${JSON.stringify(raw)}`);
+  throw new UsageError(`${command}: --${name} must be ${allowed}, got ${JSON.stringify(raw)}`);
 }

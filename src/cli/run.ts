@@ -32,7 +32,8 @@ Options:
                         default 50; lowered to the --fail-on-block budget if that is lower)
   --log <file>          append the block lines (JSONL) to this file and keep it (default:
                         a temporary file, removed at the end; LOOPWATCH_LOG is replaced)
-  --context on|off      request and job context (LOOPWATCH_CONTEXT, default on)
+  --context MODE        request and job context: on, off, als or inflight
+                        (LOOPWATCH_CONTEXT, default on; docs/context.md)
   --worker-threads on|off
                         also watch worker threads (LOOPWATCH_WORKER_THREADS; default on
                         with --fail-on-block, off otherwise)
@@ -104,8 +105,12 @@ function plan(flags: Flags, command: string[], env: NodeJS.ProcessEnv, register:
   if (!env.LOOPWATCH_LOG_LIMIT) out.LOOPWATCH_LOG_LIMIT = '0';
   out.NODE_OPTIONS = addPreload(env.NODE_OPTIONS, register);
   const on = (v: boolean): string => (v ? 'on' : 'off');
-  const context = switchFlag(CMD, flags, 'context');
-  if (context !== undefined) out.LOOPWATCH_CONTEXT = on(context);
+  const contextRaw = flags.get('context');
+  if (typeof contextRaw === 'string' && /^\s*(als|inflight)\s*$/i.test(contextRaw)) out.LOOPWATCH_CONTEXT = contextRaw.trim().toLowerCase();
+  else {
+    const context = switchFlag(CMD, flags, 'context', 'on, off, als or inflight');
+    if (context !== undefined) out.LOOPWATCH_CONTEXT = on(context);
+  }
   const otel = switchFlag(CMD, flags, 'otel');
   if (otel !== undefined) out.LOOPWATCH_OTEL = on(otel);
   const workers = switchFlag(CMD, flags, 'worker-threads') ?? (budget !== null ? true : undefined);

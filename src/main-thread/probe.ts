@@ -1,6 +1,7 @@
 import { threadId } from 'node:worker_threads';
 import type { BlockContext } from '../shared/event.js';
 import { readContext } from './context.js';
+import { resumedFromQueue } from './inflight.js';
 import { PROBE_KEY, type ProbeResult, type RawFrame } from '../shared/probe-protocol.js';
 import { otelGlobal, SPAN_ID, TRACE_ID } from './otel-global.js';
 
@@ -17,6 +18,7 @@ interface CallSiteLike {
   getEnclosingLineNumber?(): number | null;
   getEnclosingColumnNumber?(): number | null;
   isEval(): boolean;
+  isAsync?(): boolean;
 }
 
 function frameName(cs: CallSiteLike, file: string): string {
@@ -65,7 +67,11 @@ function atEntry(cs: CallSiteLike, line: number, column: number): 0 | 1 {
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 const ENTRY_HEADERS = ['', 'function ', 'async function ', 'function* ', 'async function* ', 'async ', 'static ', 'get ', 'set ', 'static async ', '*', 'async *'];
 
+/** Whether the last captured stack was resumed from the microtask queue (set by collect). */
+let resumed: boolean | null = null;
+
 function collect(_: unknown, sites: CallSiteLike[]): RawFrame[] {
+  resumed = resumedFromQueue(sites, STACK_LIMIT);
   const frames: RawFrame[] = [];
   for (const cs of sites) {
     const file = cs.getFileName() ?? cs.getScriptNameOrSourceURL?.() ?? '';
@@ -162,12 +168,13 @@ export function probe(): string {
   try {
     let frames: RawFrame[] = [];
     let failure: string | undefined;
+    resumed = null;
     try {
       frames = captureFrames();
     } catch (err) {
       failure = String((err as Error)?.message ?? err);
     }
-    const context = readContext();
+    const context = readContext(resumed);
     addActiveSpan(context);
     const result: ProbeResult = { at, idle: nodeTiming.idleTime, frames, context, thread: threadId };
     if (failure !== undefined) result.failure = failure;

@@ -18,6 +18,13 @@ export interface BlockContext {
   spanId: string | null;
   /** The test the block ran in; only present in a test runner's processes (integrations/test-runners.ts). */
   test?: TestInfo;
+  /**
+   * Requests and jobs in flight when the context was inferred from them (`context: true` on
+   * Node 20/22, or 'inflight'): present only for a block resumed after an `await`.
+   */
+  inFlight?: number;
+  /** What those were, when they were not all the same route or job: "GET /users/:id", at most 5. */
+  candidates?: string[];
 }
 
 /** Why a block stalled the loop (watchdog/cause.ts tells it). */

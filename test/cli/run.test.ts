@@ -150,7 +150,7 @@ describe('loopwatch run: bad input is one line and exit 2, never a stack trace',
     ['a bad threshold', ['run', '--threshold', 'abc', '--', 'node'], /^loopwatch run: --threshold must be a number of milliseconds from 1 to 3600000, got "abc"$/],
     ['a bad budget', ['run', '--fail-on-block=0', '--', 'node'], /^loopwatch run: --fail-on-block must be a number of milliseconds from 1 to 3600000, got "0"$/],
     ['a log that is not a file', ['run', '--log', 'stderr', '--', 'node'], /^loopwatch run: --log must be a file path/],
-    ['a bad switch', ['run', '--context=maybe', '--', 'node'], /^loopwatch run: --context must be on or off, got "maybe"$/],
+    ['a bad switch', ['run', '--context=maybe', '--', 'node'], /^loopwatch run: --context must be on, off, als or inflight, got "maybe"$/],
     ['an unknown command', ['runn'], /^loopwatch: unknown command "runn"/],
   ];
   for (const [what, args, message] of cases) {

@@ -117,7 +117,7 @@ describe("Fastify's handler channel", () => {
   const start = diagnosticsChannel.channel('tracing:fastify.request.handler:start');
 
   it("sets the template on the store of the request it belongs to, and on no other request's", () => {
-    unsubscribe = subscribeHttp();
+    unsubscribe = subscribeHttp('als');
     const raw = req({ url: '/api/users/7' });
     const store: ContextStore = { kind: 'http', req: raw };
     contextStorage().run(store, () => start.publish({ request: { raw: req({}) }, route: { url: '/other/:x', method: 'GET' } }));
@@ -127,7 +127,7 @@ describe("Fastify's handler channel", () => {
   });
 
   it('after unsubscribe it does nothing', () => {
-    subscribeHttp()();
+    subscribeHttp('als')();
     const raw = req({});
     const store: ContextStore = { kind: 'http', req: raw };
     contextStorage().run(store, () => start.publish({ request: { raw }, route: { url: '/a/:b', method: 'GET' } }));

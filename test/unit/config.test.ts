@@ -26,7 +26,7 @@ describe('resolveOptions', () => {
     ['thresholdMs', Infinity, LoopwatchRangeError, /got Infinity/],
     ['log', 42, LoopwatchTypeError, /options\.log must be a string .*got 42/],
     ['log', ' ', LoopwatchRangeError, /options\.log must be "stderr", "stdout", "off" or a file path/],
-    ['context', 'on', LoopwatchTypeError, /options\.context must be a boolean, got "on"/],
+    ['context', 'on', LoopwatchTypeError, /options\.context must be true, false, "als" or "inflight", got "on"/],
     ['captureStacks', 1, LoopwatchTypeError, /options\.captureStacks must be a boolean, got 1/],
     ['stuckMs', -5, LoopwatchRangeError, /options\.stuckMs .* got -5/],
     ['maxSamples', 2.5, LoopwatchRangeError, /options\.maxSamples must be an integer >= 1 and <= 50, got 2.5/],
