@@ -8,7 +8,7 @@ import { type KoaContextLike, koaRoute } from '../../integrations/koa-route.js';
 import { currentTest } from '../../integrations/test-runners.js';
 import type { BlockContext } from '../shared/event.js';
 import { splitNodeOptions } from '../node-options.js';
-import { CANDIDATES_MAX, existingLedger, type Ledger, type LedgerEntry, ledger, runInLedger } from './inflight.js';
+import { CANDIDATES_MAX, existingLedger, type LedgerEntry, ledger, runInLedger } from './inflight.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */
 export interface ContextStore {
