@@ -29,17 +29,21 @@ const SIDES = {
   control: { code: 'C', agent: false, tool: null },
   defaults: { code: 'D', agent: true, tool: null, env: {} },
   'context-off': { code: 'O', agent: true, tool: null, env: { LOOPWATCH_CONTEXT: 'off' } },
+  // Not in the default set: what the default cost on Node 20/22 before the in-flight ledger.
+  'context-als': { code: 'A', agent: true, tool: null, env: { LOOPWATCH_CONTEXT: 'als' } },
   'prom-client': { code: 'P', agent: false, tool: 'prom-client', preload: 'overhead-preload-prom.cjs' },
   'otel-runtime-node': { code: 'T', agent: false, tool: 'otel', preload: 'overhead-preload-otel.cjs' },
 };
 const TOOL_SIDES = ['prom-client', 'otel-runtime-node'];
+const DEFAULT_SIDES = ['none', 'control', 'defaults', 'context-off', 'prom-client', 'otel-runtime-node'];
 
 const HELP = `usage: node bench/overhead.mjs [options]
-  --sides LIST       comma-separated, must include none (default all):
+  --sides LIST       comma-separated, must include none (default all but context-als):
                        none               bench/app.mjs with nothing loaded
                        control            the same again: the noise floor
                        defaults           loopwatch with its defaults (--require <agent>/register.cjs)
                        context-off        loopwatch with LOOPWATCH_CONTEXT=off
+                       context-als        loopwatch with LOOPWATCH_CONTEXT=als (an AsyncLocalStorage on any Node)
                        prom-client        prom-client's collectDefaultMetrics(), registry.metrics() every --scrape s
                        otel-runtime-node  OpenTelemetry MeterProvider + RuntimeNodeInstrumentation, export every --scrape s
   --pairs N          rounds (each runs every side once), default 10 (>= 9 recommended; even: see README)
@@ -60,7 +64,7 @@ const HELP = `usage: node bench/overhead.mjs [options]
   --load-cpu N       core for autocannon and this script, default 1`;
 
 const { opts, build, nodeBin } = benchCli(HELP, {
-  sides: { type: 'string', default: Object.keys(SIDES).join(',') },
+  sides: { type: 'string', default: DEFAULT_SIDES.join(',') },
   pairs: { type: 'string', default: '10' },
   routes: { type: 'string', default: 'hello,await20' },
   warmup: { type: 'string', default: '1' },
@@ -199,7 +203,7 @@ async function measure(side, route) {
     const self2 = process.cpuUsage(self1);
     const sys2 = systemBusyMs();
     const th2 = procThreads(pid);
-    if (s2.agent !== spec.agent || s2.tool !== spec.tool || (side === 'context-off' && s2.context !== false)) {
+    if (s2.agent !== spec.agent || s2.tool !== spec.tool || (side === 'context-off' && s2.context !== false) || (side === 'context-als' && s2.context !== 'als')) {
       throw new Error(`side ${side}: the app reports agent=${s2.agent} context=${s2.context} tool=${s2.tool}`);
     }
     const wallMs = t2 - t1;
