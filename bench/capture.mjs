@@ -175,8 +175,8 @@ firstCaptures = firstCaptures.filter(Number.isFinite);
 
 const stats = (values) => {
   const v = values.filter(Number.isFinite);
-  if (v.length === 0) return { n: 0, median: NaN, p90: NaN, p95: NaN, max: NaN };
-  return { n: v.length, median: round(median(v), 3), p90: round(quantile(v, 0.9), 3), p95: round(quantile(v, 0.95), 3), max: round(max(v), 3) };
+  if (v.length === 0) return { n: 0, median: NaN, p90: NaN, p95: NaN, p99: NaN, max: NaN };
+  return { n: v.length, median: round(median(v), 3), p90: round(quantile(v, 0.9), 3), p95: round(quantile(v, 0.95), 3), p99: round(quantile(v, 0.99), 3), max: round(max(v), 3) };
 };
 const allStops = agentRows.flatMap((x) => x.stopsMs);
 // Blocks that other processes on the core did not disturb (the main thread's runqueue wait
@@ -218,11 +218,13 @@ const summary = {
   culprits: Object.fromEntries([...new Set(agentRows.map((x) => x.culprit))].map((c) => [c, agentRows.filter((x) => x.culprit === c).length])),
 };
 const directTimes = directs.flatMap((d) => d.timesMs);
-summary.directCallMs = { ...stats(directTimes), p99: round(quantile(directTimes, 0.99), 3), first: directs.map((d) => round(d.firstMs, 3)), resultBytes: directs[0]?.resultBytes ?? null };
+summary.directCallMs = { ...stats(directTimes), first: directs.map((d) => round(d.firstMs, 3)), resultBytes: directs[0]?.resultBytes ?? null };
 /** null when there is nothing to judge (no quiet block: the machine was busy throughout). */
 const judge = (s, limit) => (s.n === 0 ? null : s.max <= limit);
 summary.targets = {
   captureStop: { limitMs: 2, on: 'max over quiet blocks', value: summary.captureStopQuietMs.max, met: judge(summary.captureStopQuietMs, 2) },
+  // Issue 11's form of the same target: the p99 over at least 200 captures, all blocks.
+  captureStopP99: { limitMs: 2, on: 'p99 over all captures (>= 200)', value: summary.captureStopMs.p99, met: summary.captureStopMs.n < 200 ? null : summary.captureStopMs.p99 <= 2 },
   firstSample: { limitMs: threshold + 15, on: 'max over quiet blocks', value: summary.firstSampleQuietMs.max, met: judge(summary.firstSampleQuietMs, threshold + 15) },
   logLatency: { limitMs: 10, on: 'max over quiet blocks', value: summary.logLatencyQuietMs.max, met: judge(summary.logLatencyQuietMs, 10) },
 };
@@ -237,10 +239,10 @@ printTable(
 console.log('"rq wait" = ms the child\'s main thread waited for the CPU during the block; "siblings" = ms its other threads (the watchdog) ran.');
 console.log(`"quiet" blocks: rq wait - siblings < ${QUIET_WAIT_MS} ms, i.e. no other process took the core (${quiet.length} of ${agentRows.length} agent blocks, ${quietNone.length} of ${noneRows.length} no-agent blocks).\n`);
 console.log(`## summary (ms; ${summary.detected}/${summary.blocks} blocks detected, ${summary.unmatchedLogLines} log lines matched no block)`);
-const row = (name, s, target = '') => [name, String(s.n), s.median, s.p90, s.p95, s.max, target];
-printTable(['measure', 'n', 'median', 'p90', 'p95', 'max', 'target'], [
+const row = (name, s, target = '') => [name, String(s.n), s.median, s.p90, s.p95, s.p99, s.max, target];
+printTable(['measure', 'n', 'median', 'p90', 'p95', 'p99', 'max', 'target'], [
   row('capture stop (loop gap around a probe run), quiet', summary.captureStopQuietMs, `<= 2 (max): ${say(summary.targets.captureStop.met)}`),
-  row('  all blocks', summary.captureStopMs),
+  row('  all blocks', summary.captureStopMs, `<= 2 (p99, n >= 200): ${summary.targets.captureStopP99.met === null ? 'n/a (fewer than 200)' : verdict(summary.targets.captureStopP99.met)}`),
   row('  probe function alone', summary.probeFnMs),
   row('probe called directly (30 frames, with context)', summary.directCallMs),
   row('main thread stopped per block (sum of stops)', summary.stoppedPerBlockMs),

@@ -10,7 +10,9 @@
 // to sleep switches voluntarily, so the count is its wake-up count), and VmRSS from
 // /proc/<pid>/status after settling and at the end of the window. A third server without
 // the agent runs a no-op setInterval (--timer-ms): the price of one timer wake-up of a Node
-// loop on this machine, to compare with what the agent pays per wake-up.
+// loop on this machine, to compare with what the agent pays per wake-up; its period is the
+// agent's beat at the threshold (config.ts, heartbeatFor). A fourth runs a bare Worker that
+// loads nothing: the memory floor of any watchdog thread.
 import { join } from 'node:path';
 import {
   BENCH_DIR, emitJson, machineFacts, max, median, min, pinSelf, printMachine, printTable, procCpuMs,
@@ -24,7 +26,9 @@ const HELP = `usage: node bench/idle.mjs [options]
   --rounds N         rounds (each: one server with the agent, one without, in parallel), default 3
   --duration S       measured window per round, default 20
   --settle S         wait after start before measuring, default 3
-  --timer-ms MS      period of the no-op timer baseline server, default 40 (0 = none)
+  --timer-ms MS      period of the no-op timer baseline server, default: the agent's beat
+                     at the threshold (38 ms at 50 ms; 0 = none)
+  --bare-worker on|off  the bare-Worker baseline server, default on
   --threshold MS     LOOPWATCH_THRESHOLD_MS (default: the agent's default)
   --prometheus-port P  LOOPWATCH_PROMETHEUS_PORT for the agent (standalone /metrics on
                      127.0.0.1:P, nobody scraping; default: no endpoint). A second agent
@@ -37,7 +41,8 @@ const { opts, build, nodeBin } = benchCli(HELP, {
   rounds: { type: 'string', default: '3' },
   duration: { type: 'string', default: '20' },
   settle: { type: 'string', default: '3' },
-  'timer-ms': { type: 'string', default: '40' },
+  'timer-ms': { type: 'string' },
+  'bare-worker': { type: 'string', default: 'on' },
   threshold: { type: 'string' },
   'prometheus-port': { type: 'string' },
   'self-cpu': { type: 'string', default: '1' },
@@ -47,10 +52,13 @@ const durationMs = Number(opts.duration) * 1000;
 const settleMs = Number(opts.settle) * 1000;
 const APP = join(BENCH_DIR, 'idle-app.mjs');
 
-const timerMs = Number(opts['timer-ms']);
+/** The agent's main-thread beat for a threshold (src/config.ts, heartbeatFor). */
+const beatFor = (t) => Math.max(1, Math.min(Math.round(t * 0.75), Math.floor(t) - 1));
+const timerMs = opts['timer-ms'] !== undefined ? Number(opts['timer-ms']) : beatFor(Number(opts.threshold ?? 50));
+const bareWorker = opts['bare-worker'] !== 'off';
 
-async function start(agent, timer = 0, endpoint = true) {
-  const env = { LOOPWATCH_CONTEXT: opts.context, LOOPWATCH_LOG: 'stderr', BENCH_TIMER_MS: String(timer) };
+async function start(agent, timer = 0, endpoint = true, bare = false) {
+  const env = { LOOPWATCH_CONTEXT: opts.context, LOOPWATCH_LOG: 'stderr', BENCH_TIMER_MS: String(timer), BENCH_BARE_WORKER: bare ? '1' : '0' };
   if (opts.threshold) env.LOOPWATCH_THRESHOLD_MS = opts.threshold;
   if (agent && endpoint && opts['prometheus-port']) Object.assign(env, { LOOPWATCH_PROMETHEUS_PORT: opts['prometheus-port'], LOOPWATCH_PROMETHEUS_HOST: '127.0.0.1' });
   const spawnedAt = Date.now();
@@ -60,7 +68,7 @@ async function start(agent, timer = 0, endpoint = true) {
   child.stderr.on('data', (c) => stderr.push(c));
   const ready = await waitForJsonLine(child, (v) => v.ready === true, 10_000, 'the idle server');
   if (ready.agent !== agent) throw new Error(`idle server reports agent=${ready.agent}, expected ${agent}`);
-  return { child, pid: ready.pid, agent, stderr, spawnedAt, kind: agent ? (endpoint ? 'agent' : 'agentNoEndpoint') : timer ? 'timer' : 'none' };
+  return { child, pid: ready.pid, agent, stderr, spawnedAt, kind: agent ? (endpoint ? 'agent' : 'agentNoEndpoint') : timer ? 'timer' : bare ? 'bareWorker' : 'none' };
 }
 
 function snapshot(p) {
@@ -94,7 +102,7 @@ function summarize(p, a, b, wallMs) {
 
 const machine = machineFacts(nodeBin, build);
 pinSelf(opts['self-cpu']);
-const params = { rounds, durationS: durationMs / 1000, settleS: settleMs / 1000, threshold: opts.threshold ?? 'default', context: opts.context, appCpu: opts['app-cpu'], prometheusPort: opts['prometheus-port'] ?? null };
+const params = { rounds, durationS: durationMs / 1000, settleS: settleMs / 1000, timerMs, bareWorker, threshold: opts.threshold ?? 'default', context: opts.context, appCpu: opts['app-cpu'], prometheusPort: opts['prometheus-port'] ?? null };
 printMachine('loopwatch idle cost: CPU, wake-ups and RSS of an idle server, agent vs none', machine, params);
 
 const results = [];
@@ -106,6 +114,7 @@ for (let r = 0; r < rounds; r++) {
   try {
     for (const agent of order) procs.push(await start(agent));
     if (timerMs > 0) procs.push(await start(false, timerMs));
+    if (bareWorker) procs.push(await start(false, 0, true, true));
     if (opts['prometheus-port']) procs.push(await start(true, 0, false));
     await sleep(settleMs);
     const a = procs.map(snapshot);
@@ -170,6 +179,15 @@ if (timerMs > 0) {
   );
 }
 
+if (bareWorker) {
+  console.log('## baseline: an idle server with a bare Worker that loads nothing, no agent (the memory floor of a watchdog thread)');
+  printTable(
+    ['round', 'bare Worker RSS', 'none RSS', 'Worker adds', 'agent adds', 'agent - bare Worker'],
+    results.map((x) => [String(x.round), x.bareWorker.rssEndKB / 1024, x.none.rssEndKB / 1024, (x.bareWorker.rssEndKB - x.none.rssEndKB) / 1024,
+      (x.agent.rssEndKB - x.none.rssEndKB) / 1024, (x.agent.rssEndKB - x.bareWorker.rssEndKB) / 1024]),
+  );
+}
+
 const idleBlocks = results.flatMap((x) => x.blocks.map((b) => ({ round: x.round, ...b })));
 if (idleBlocks.length) console.log(`block lines from idle servers (startup included): ${JSON.stringify(idleBlocks)}\n`);
 
@@ -199,10 +217,17 @@ const summary = {
     wakeupsPerS: round(median(results.map((x) => x.timer.wakeupsPerS)), 1),
     mainUsPerWakeup: round(median(results.map((x) => x.timer.threads.find((t) => t.thread === 'main')?.usPerWakeup ?? NaN)), 1),
   } : null,
+  bareWorker: bareWorker ? {
+    addedRssMB: round(median(results.map((x) => (x.bareWorker.rssEndKB - x.none.rssEndKB) / 1024)), 2),
+    agentOverBareMB: round(median(results.map((x) => (x.agent.rssEndKB - x.bareWorker.rssEndKB) / 1024)), 2),
+  } : null,
 };
 summary.targets = {
   idleCpu: { limitPct: 0.2, value: summary.addedCpuPctMedian, met: summary.addedCpuPctMedian <= 0.2 },
   addedRss: { limitMB: 12, value: summary.addedRssMBMedian, met: summary.addedRssMBMedian <= 12 },
+  // Issue 11: when 0.2 % is out of reach of this VM's wake-up cost, at most 1.2x one bare timer at the beat.
+  idleVsTimer: summary.timerBaseline ? { limit: 1.2, value: round(summary.addedCpuPctMedian / summary.timerBaseline.cpuPct, 3), met: summary.addedCpuPctMedian <= 1.2 * summary.timerBaseline.cpuPct } : null,
+  rssOverBareWorker: summary.bareWorker ? { limitMB: 1, value: summary.bareWorker.agentOverBareMB, met: summary.bareWorker.agentOverBareMB <= 1 } : null,
 };
 
 console.log('## summary (medians over rounds)');
@@ -219,7 +244,14 @@ printTable(['measure', 'value', 'target'], [
   ['agent RSS growth during the window, MB', summary.rssGrowthInWindowMB, ''],
   ['added threads', String(summary.addedThreads), ''],
   ['agent main thread: wake-ups/s, µs CPU per wake-up', `${summary.agentMainWakeupsPerS} / ${summary.agentMainUsPerWakeup}`, ''],
-  ...(summary.timerBaseline ? [[`no-op ${timerMs} ms timer: CPU %, µs per wake-up`, `${summary.timerBaseline.cpuPct} / ${summary.timerBaseline.mainUsPerWakeup}`, '']] : []),
+  ...(summary.timerBaseline ? [
+    [`no-op ${timerMs} ms timer: CPU %, µs per wake-up`, `${summary.timerBaseline.cpuPct} / ${summary.timerBaseline.mainUsPerWakeup}`, ''],
+    ['added idle CPU / that timer\'s CPU', summary.targets.idleVsTimer.value, `<= 1.2: ${verdict(summary.targets.idleVsTimer.met)}`],
+  ] : []),
+  ...(summary.bareWorker ? [
+    ['bare Worker adds, RSS MB', summary.bareWorker.addedRssMB, ''],
+    ['agent RSS over a bare Worker, MB', summary.bareWorker.agentOverBareMB, `<= 1: ${verdict(summary.targets.rssOverBareWorker.met)}`],
+  ] : []),
   ['block lines while idle', String(summary.blockLines), ''],
 ]);
 
@@ -230,6 +262,7 @@ emitJson('idle', {
     agent: { ...x.agent, threads: x.agent.threads.map((t) => ({ ...t, cpuPct: round(t.cpuPct, 4), wakeupsPerS: round(t.wakeupsPerS, 1), involuntaryPerS: round(t.involuntaryPerS, 1), usPerWakeup: round(t.usPerWakeup, 1) })) },
     none: x.none,
     timer: x.timer ?? null,
+    bareWorker: x.bareWorker ?? null,
     agentNoEndpoint: x.agentNoEndpoint ?? null,
     blocks: x.blocks,
     blockLines: x.blockLines,

@@ -5,6 +5,7 @@
  * block after an `await` keeps its request either way, and the ledger says it inferred it
  * (`context.inFlight`).
  */
+import { Agent, get } from 'node:http';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, type Child, cleanup, quit, spawnFixture } from '../helpers/child.js';
 import { request, startRequest } from '../helpers/http.js';
@@ -63,6 +64,24 @@ describe("LOOPWATCH_CONTEXT=inflight (the ledger, on any Node)", () => {
     const [b] = await longBlocks(child, 1);
     expect(b.context, JSON.stringify(b)).toMatchObject({ kind: 'http', method: 'GET', path: '/block/after-await', inFlight: 1 });
     expect(b.context.candidates).toBeUndefined();
+    expect(await quit(child, port)).toEqual({ code: 0, signal: null });
+  });
+
+  it('finished requests leave the ledger, on kept-alive connections too', async () => {
+    const child = spawnFixture('http-app.cjs', { env });
+    const port = await child.port();
+    const agent = new Agent({ keepAlive: true, maxSockets: 2 });
+    try {
+      const once = () => new Promise<void>((resolve, reject) => {
+        get({ host: '127.0.0.1', port, path: '/status', agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
+      });
+      await Promise.all([once(), once(), once(), once()]);
+      await request(port, '/block/after-await?ms=200');
+      const [b] = await longBlocks(child, 1);
+      expect(b.context, JSON.stringify(b)).toMatchObject({ kind: 'http', path: '/block/after-await', inFlight: 1 });
+    } finally {
+      agent.destroy();
+    }
     expect(await quit(child, port)).toEqual({ code: 0, signal: null });
   });
 
