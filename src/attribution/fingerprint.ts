@@ -1,4 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+/** node:crypto, loaded at the first fingerprint: a watchdog that never sees a block never loads it. */
+let crypto: typeof import('node:crypto') | undefined;
+function hashHex(text: string): string {
+  crypto ??= createRequire(__filename)('node:crypto') as typeof import('node:crypto');
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
 
 /** Folders that hold a project's sources or its build output: where a file sits under them does not change with the build. */
 const ROOT_DIRS = new Set(['src', 'source', 'lib', 'dist', 'build', 'out', 'output', 'app', 'compiled', 'esm', 'cjs', '.']);
@@ -40,5 +47,5 @@ export function fileKey(file: string): string {
  */
 export function fingerprint(culprit: { function: string; file: string } | null, where: string | null): string {
   const parts = [culprit?.function ?? '', culprit ? fileKey(culprit.file) : '', where ?? ''];
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
+  return hashHex(parts.join('\u0000')).slice(0, 16);
 }

@@ -8,7 +8,7 @@ import { type KoaContextLike, koaRoute } from '../../integrations/koa-route.js';
 import { currentTest } from '../../integrations/test-runners.js';
 import type { BlockContext } from '../shared/event.js';
 import { splitNodeOptions } from '../node-options.js';
-import { CANDIDATES_MAX, existingLedger, type LedgerEntry, ledger, runInLedger } from './inflight.js';
+import { CANDIDATES_MAX, existingLedger, type LedgerEntry, ledger, runInLedger, storeOf } from './inflight.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */
 export interface ContextStore {
@@ -93,9 +93,12 @@ export function contextModeFor(option: ContextOption): ContextMode {
   return option;
 }
 
+/** What the default means here: the flags cannot change while the process runs. */
+let defaultMode: ContextMode | undefined;
+
 /** The mode in use: the started agent's, or what the default means here before one starts. */
 export function contextMode(): ContextMode {
-  return (globalThis as GlobalWithMode)[MODE_KEY] ?? contextModeFor(true);
+  return (globalThis as GlobalWithMode)[MODE_KEY] ?? (defaultMode ??= contextModeFor(true));
 }
 
 function setContextMode(mode: ContextMode): void {
@@ -147,7 +150,7 @@ function inflightSubscribers(): Array<[string, Subscriber]> {
   const l = ledger();
   const onRequestStart: Subscriber = (message) => {
     const { request: req, socket } = message as RequestMessage;
-    if (req) l.add(req, { kind: 'http', req }, socket ?? req.socket ?? undefined);
+    if (req) l.add(req, undefined, socket ?? req.socket ?? undefined);
   };
   // 'finish' only: a request whose client went away stays until the ledger drops it
   // (its socket is destroyed, which the capture and the ledger's eviction both check).
@@ -156,9 +159,9 @@ function inflightSubscribers(): Array<[string, Subscriber]> {
     if (req) l.finish(req);
   };
   const onFastifyHandler: Subscriber = (message) => {
-    const raw = (message as { request?: { raw?: unknown } }).request?.raw;
-    const store = l.get(raw)?.store;
-    if (store === undefined) return;
+    const entry = l.get((message as { request?: { raw?: unknown } }).request?.raw);
+    if (entry === undefined) return;
+    const store = storeOf(entry);
     const route = fastifyRoute(message, store.req);
     if (route !== undefined) store.route = route;
   };
@@ -175,7 +178,8 @@ export function contextOff(): void {
  * only this very request's store, never an outer one.
  */
 export function requestStore(req: unknown): ContextStore | undefined {
-  const store = contextMode() === 'als' ? contextStorage().getStore() : existingLedger()?.get(req)?.store;
+  const entry = contextMode() === 'als' ? undefined : existingLedger()?.get(req);
+  const store = contextMode() === 'als' ? contextStorage().getStore() : entry && storeOf(entry);
   return store !== undefined && store.req !== undefined && store.req === req ? store : undefined;
 }
 
@@ -281,7 +285,7 @@ function fromLedger({ entries, total }: { entries: LedgerEntry[]; total: number 
   if (total === 0) return false;
   const read = entries.map((entry: LedgerEntry) => {
     const c = emptyContext();
-    fromStore(entry.store, c);
+    fromStore(storeOf(entry), c);
     return c;
   });
   const names = new Set(read.map(candidateName));
@@ -318,7 +322,7 @@ export function readContext(resumed: boolean | null = null): BlockContext {
     const resource = executionAsyncResource() as { socket?: { _httpMessage?: { req?: IncomingMessage } } } | undefined;
     const req = resource?.socket?._httpMessage?.req;
     const entry = l?.get(req);
-    if (entry) fromStore(entry.store, out);
+    if (entry) fromStore(storeOf(entry), out);
     else if (req) fromRequest('http', req, out);
     // Code resumed after an `await` runs in whatever resource drained the queue (often a
     // timer's or a socket's): the ledger knows better.

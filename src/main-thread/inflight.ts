@@ -31,7 +31,10 @@ interface Destroyable {
 }
 
 export interface LedgerEntry {
-  store: ContextStore;
+  /** What the entry is keyed by: the request (node:http's IncomingMessage), or a job's store. */
+  key: object;
+  /** A job's store; a request's is made when first asked for (storeOf), not per request. */
+  store: ContextStore | undefined;
   /** The response's socket, for requests: a destroyed one means the client went away. */
   socket?: Destroyable;
   /** performance.now() when the request or job started, and when it finished. */
@@ -60,10 +63,10 @@ export class Ledger {
     return this.#entries.size;
   }
 
-  add(key: object, store: ContextStore, socket?: Destroyable): void {
+  add(key: object, store: ContextStore | undefined, socket?: Destroyable): void {
     const entries = this.#entries;
     if (entries.size >= LEDGER_MAX) this.#evict();
-    entries.set(key, { store, socket, startedAt: now() });
+    entries.set(key, { key, store, socket, startedAt: now(), endedAt: undefined });
   }
 
   /** The request or job is done: out of the ledger, into the ring of recent ones. */
@@ -137,6 +140,11 @@ function timerClockOffset(): number {
   const at = now();
   clearTimeout(timer as unknown as ReturnType<typeof setTimeout>);
   return typeof timer._idleStart === 'number' ? at - timer._idleStart : NaN;
+}
+
+/** The entry's store: a job's own, or for a request `{ kind: 'http', req }`, made once. */
+export function storeOf(entry: LedgerEntry): ContextStore {
+  return (entry.store ??= { kind: 'http', req: entry.key as ContextStore['req'] });
 }
 
 type GlobalWithLedger = typeof globalThis & { [LEDGER_KEY]?: Ledger };

@@ -3,8 +3,8 @@
  * the main thread is blocked (and shows that block as it grows). It exports loopwatch's own
  * series only; the app's prom-client registry, if any, stays on the app's own server.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { BlockMetrics } from '../metrics/block-store.js';
 import { contentType, type ExpositionFormat, negotiate, render } from '../metrics/exposition.js';
 import { buildFamilies } from '../metrics/families.js';
@@ -33,6 +33,7 @@ export interface Endpoint {
  * scraper fleet restarts, is still served: test/faults/load.test.ts sends 200 at once.
  */
 const MAX_CONNECTIONS = 256;
+const nodeRequire = createRequire(__filename);
 const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 /**
@@ -79,6 +80,9 @@ export function startEndpoint(opts: EndpointOptions): Endpoint {
     res.end(req.method === 'HEAD' ? undefined : body);
   };
 
+  // Loaded here, not at import: a watchdog without the endpoint (the default) does not pay
+  // for node:http in its isolate (~1 MB of RSS on Node 24, bench/idle.mjs).
+  const { createServer } = nodeRequire('node:http') as typeof import('node:http');
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
     try {
       handle(req, res);
@@ -124,7 +128,7 @@ export function listenProblem(err: NodeJS.ErrnoException & { address?: string },
       return port < 1024 ? 'permission denied: ports below 1024 need privileges' : 'permission denied';
     case 'EADDRNOTAVAIL':
       // A name that resolved: say what it resolved to, since that is what is not here.
-      return isIP(host) || !err.address ? 'the address is not on this machine' : `the host name resolves to ${err.address}, which is not an address of this machine`;
+      return (nodeRequire('node:net') as typeof import('node:net')).isIP(host) || !err.address ? 'the address is not on this machine' : `the host name resolves to ${err.address}, which is not an address of this machine`;
     case 'EAFNOSUPPORT':
       return 'this machine does not support that address family (IPv6 disabled?)';
     case 'ENOTFOUND':

@@ -74,7 +74,7 @@ describe('Ledger.scheduling', () => {
     await new Promise((r) => setTimeout(r, 20));
     l.add({}, { kind: 'http', path: '/later' });
     const { entries } = l.scheduling(scheduled);
-    expect(entries.map((e) => e.store.path)).toEqual(['/a']);
+    expect(entries.map((e) => e.store?.path)).toEqual(['/a']);
   });
   it('nothing for a timer scheduled while nothing was in flight', async () => {
     const l = new Ledger();
