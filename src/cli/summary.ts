@@ -123,6 +123,8 @@ export function sourceOf(ctx: BlockEvent['context'] | null | undefined): string 
   if (ctx.kind === 'job') return `job ${ctx.job ?? '?'}`;
   const where = ctx.route ?? ctx.path;
   if (ctx.method || where) return `${ctx.method ?? '?'} ${where ?? '?'}`;
+  // Inferred by the in-flight ledger among several requests (docs/context.md).
+  if (ctx.candidates?.length) return `${ctx.kind ?? 'http'}: one of ${ctx.candidates.join(', ')}`;
   return `(${ctx.kind})`;
 }
 

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlockCollector, formatTable, summarize } from '../../src/cli/summary.js';
+import { BlockCollector, formatTable, sourceOf, summarize } from '../../src/cli/summary.js';
 import { assertBuilt } from '../helpers/child.js';
 import { runCli, stackLines } from '../helpers/cli.js';
 
@@ -201,5 +201,14 @@ describe('BlockCollector', () => {
       ['(timer)', 'parse', 'app.js:4', 3, 90, 220, ['native']],
     ]);
     expect(formatTable(groups).split('\n')[0]).toMatch(/^route \/ job \/ test +culprit +blocks +worst ms +total ms +cause +hint$/);
+  });
+});
+
+describe('sourceOf', () => {
+  it('names the candidates of a block the in-flight ledger could not settle, and a settled one as usual', () => {
+    const base = { kind: 'http', method: null, route: null, path: null, job: null, traceId: null, spanId: null };
+    expect(sourceOf({ ...base, inFlight: 2, candidates: ['GET /a', 'POST /b'] })).toBe('http: one of GET /a, POST /b');
+    expect(sourceOf({ ...base, kind: 'timer', inFlight: 3, candidates: ['GET /a', 'GET /c'] })).toBe('timer: one of GET /a, GET /c');
+    expect(sourceOf({ ...base, method: 'GET', route: '/users/:id', inFlight: 1 })).toBe('GET /users/:id');
   });
 });
