@@ -8,7 +8,7 @@ import { type KoaContextLike, koaRoute } from '../../integrations/koa-route.js';
 import { currentTest } from '../../integrations/test-runners.js';
 import type { BlockContext } from '../shared/event.js';
 import { splitNodeOptions } from '../node-options.js';
-import { CANDIDATES_MAX, existingLedger, type LedgerEntry, ledger, runInLedger, storeOf } from './inflight.js';
+import { CANDIDATES_MAX, existingLedger, type LedgerEntry, ledger, runInLedger } from './inflight.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */
 export interface ContextStore {
@@ -149,8 +149,8 @@ function alsSubscribers(): Array<[string, Subscriber]> {
 function inflightSubscribers(): Array<[string, Subscriber]> {
   const l = ledger();
   const onRequestStart: Subscriber = (message) => {
-    const { request: req, socket } = message as RequestMessage;
-    if (req) l.add(req, undefined, socket ?? req.socket ?? undefined);
+    const req = (message as RequestMessage).request;
+    if (req) l.add(req);
   };
   // 'finish' only: a request whose client went away stays until the ledger drops it
   // (its socket is destroyed, which the capture and the ledger's eviction both check).
@@ -159,9 +159,8 @@ function inflightSubscribers(): Array<[string, Subscriber]> {
     if (req) l.finish(req);
   };
   const onFastifyHandler: Subscriber = (message) => {
-    const entry = l.get((message as { request?: { raw?: unknown } }).request?.raw);
-    if (entry === undefined) return;
-    const store = storeOf(entry);
+    const store = l.storeFor((message as { request?: { raw?: unknown } }).request?.raw);
+    if (store === undefined) return;
     const route = fastifyRoute(message, store.req);
     if (route !== undefined) store.route = route;
   };
@@ -178,8 +177,7 @@ export function contextOff(): void {
  * only this very request's store, never an outer one.
  */
 export function requestStore(req: unknown): ContextStore | undefined {
-  const entry = contextMode() === 'als' ? undefined : existingLedger()?.get(req);
-  const store = contextMode() === 'als' ? contextStorage().getStore() : entry && storeOf(entry);
+  const store = contextMode() === 'als' ? contextStorage().getStore() : existingLedger()?.storeFor(req);
   return store !== undefined && store.req !== undefined && store.req === req ? store : undefined;
 }
 
@@ -285,7 +283,7 @@ function fromLedger({ entries, total }: { entries: LedgerEntry[]; total: number 
   if (total === 0) return false;
   const read = entries.map((entry: LedgerEntry) => {
     const c = emptyContext();
-    fromStore(storeOf(entry), c);
+    fromStore(entry.store, c);
     return c;
   });
   const names = new Set(read.map(candidateName));
@@ -321,8 +319,8 @@ export function readContext(resumed: boolean | null = null): BlockContext {
     // executing resource anyway.
     const resource = executionAsyncResource() as { socket?: { _httpMessage?: { req?: IncomingMessage } } } | undefined;
     const req = resource?.socket?._httpMessage?.req;
-    const entry = l?.get(req);
-    if (entry) fromStore(storeOf(entry), out);
+    const known = l?.storeFor(req);
+    if (known) fromStore(known, out);
     else if (req) fromRequest('http', req, out);
     // Code resumed after an `await` runs in whatever resource drained the queue (often a
     // timer's or a socket's): the ledger knows better.

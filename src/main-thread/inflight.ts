@@ -26,33 +26,47 @@ export const RECENT_MAX = 64;
  */
 const CLOCK_SLACK_MS = 3;
 
-interface Destroyable {
-  destroyed?: unknown;
+/** A request as the ledger reads it: its socket tells whether the client went away. */
+interface RequestLike {
+  socket?: { destroyed?: unknown } | null;
 }
 
+/** What the capture reads of an entry, made at capture time (never per request). */
 export interface LedgerEntry {
-  /** What the entry is keyed by: the request (node:http's IncomingMessage), or a job's store. */
+  /** The request (node:http's IncomingMessage), or a job's store. */
   key: object;
-  /** A job's store; a request's is made when first asked for (storeOf), not per request. */
-  store: ContextStore | undefined;
-  /** The response's socket, for requests: a destroyed one means the client went away. */
-  socket?: Destroyable;
-  /** performance.now() when the request or job started, and when it finished. */
-  startedAt: number;
-  endedAt?: number;
+  store: ContextStore;
 }
 
 const now = performance.now.bind(performance);
+
+/** Whole ms since the process started: a small integer, so storing it allocates nothing. */
+function stamp(): number {
+  return Math.floor(now());
+}
+
+/** Whether a request's client went away (its socket is destroyed); never true for a job. */
+function gone(key: object): boolean {
+  return (key as RequestLike).socket?.destroyed === true;
+}
 
 const LEDGER_KEY = Symbol.for('loopwatch.inflight.v1');
 
 /**
  * One ledger per process, shared by the ESM and CJS copies of the package (the register
- * entry may be CJS while the app imports `loopwatch/koa` as ESM).
+ * entry may be CJS while the app imports `loopwatch/koa` as ESM). The per-request path
+ * (add, finish) allocates nothing: a map from request to its start stamp, and a ring of
+ * parallel arrays for the finished ones. Stores are made when a capture or an integration
+ * asks for one.
  */
 export class Ledger {
-  readonly #entries = new Map<object, LedgerEntry>();
-  readonly #recent: LedgerEntry[] = [];
+  /** Work in flight: key → start stamp (ms). */
+  readonly #started = new Map<object, number>();
+  /** Stores of jobs, and of requests an integration or a capture asked about. */
+  readonly #stores = new WeakMap<object, ContextStore>();
+  readonly #recentKeys: (object | undefined)[] = new Array<object | undefined>(RECENT_MAX).fill(undefined);
+  readonly #recentStart = new Float64Array(RECENT_MAX);
+  readonly #recentEnd = new Float64Array(RECENT_MAX);
   #next = 0;
   /** performance.now() minus the loop clock of timers (`_idleStart`), or NaN if unknown. */
   readonly #timerClock = timerClockOffset();
@@ -60,37 +74,56 @@ export class Ledger {
   current: ContextStore | undefined;
 
   get size(): number {
-    return this.#entries.size;
+    return this.#started.size;
   }
 
-  add(key: object, store: ContextStore | undefined, socket?: Destroyable): void {
-    const entries = this.#entries;
-    if (entries.size >= LEDGER_MAX) this.#evict();
-    entries.set(key, { key, store, socket, startedAt: now(), endedAt: undefined });
+  add(key: object, store?: ContextStore): void {
+    const started = this.#started;
+    if (started.size >= LEDGER_MAX) this.#evict();
+    started.set(key, stamp());
+    if (store !== undefined) this.#stores.set(key, store);
   }
 
   /** The request or job is done: out of the ledger, into the ring of recent ones. */
   finish(key: object): void {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return;
-    this.#entries.delete(key);
-    entry.endedAt = now();
-    this.#recent[this.#next] = entry;
-    this.#next = (this.#next + 1) % RECENT_MAX;
+    const startedAt = this.#started.get(key);
+    if (startedAt === undefined) return;
+    this.#started.delete(key);
+    const i = this.#next;
+    this.#recentKeys[i] = key;
+    this.#recentStart[i] = startedAt;
+    this.#recentEnd[i] = stamp();
+    this.#next = (i + 1) % RECENT_MAX;
   }
 
-  get(key: unknown): LedgerEntry | undefined {
-    return typeof key === 'object' && key !== null ? this.#entries.get(key) : undefined;
+  /** Whether this request or job is in flight. */
+  has(key: unknown): boolean {
+    return typeof key === 'object' && key !== null && this.#started.has(key);
   }
 
-  /** The live entries, newest last, at most LEDGER_SCAN of them, and how many are live in all. */
+  /** The store of a key in flight (a request's is made now, once), or undefined. */
+  storeFor(key: unknown): ContextStore | undefined {
+    if (!this.has(key)) return undefined;
+    return this.#storeOf(key as object);
+  }
+
+  #storeOf(key: object): ContextStore {
+    let store = this.#stores.get(key);
+    if (store === undefined) {
+      store = { kind: 'http', req: key as ContextStore['req'] };
+      this.#stores.set(key, store);
+    }
+    return store;
+  }
+
+  /** The live entries, oldest first, at most LEDGER_SCAN of them, and how many are live in all. */
   live(): { entries: LedgerEntry[]; total: number } {
     const entries: LedgerEntry[] = [];
     let total = 0;
-    for (const entry of this.#entries.values()) {
-      if (entry.socket?.destroyed === true) continue;
+    for (const key of this.#started.keys()) {
+      if (gone(key)) continue;
       total++;
-      if (entries.length < LEDGER_SCAN) entries.push(entry);
+      if (entries.length < LEDGER_SCAN) entries.push({ key, store: this.#storeOf(key) });
     }
     return { entries, total };
   }
@@ -104,13 +137,13 @@ export class Ledger {
     const at = idleStart + this.#timerClock;
     const entries: LedgerEntry[] = [];
     if (!Number.isFinite(at)) return { entries, total: 0 };
-    const during = (e: LedgerEntry): boolean =>
-      e.startedAt <= at + CLOCK_SLACK_MS && (e.endedAt === undefined ? e.socket?.destroyed !== true : e.endedAt >= at - CLOCK_SLACK_MS);
-    for (const entry of this.#entries.values()) {
-      if (during(entry) && entries.length < LEDGER_SCAN) entries.push(entry);
+    for (const [key, startedAt] of this.#started) {
+      if (startedAt <= at + CLOCK_SLACK_MS && !gone(key) && entries.length < LEDGER_SCAN) entries.push({ key, store: this.#storeOf(key) });
     }
-    for (const entry of this.#recent) {
-      if (during(entry)) entries.push(entry);
+    for (let i = 0; i < RECENT_MAX; i++) {
+      const key = this.#recentKeys[i];
+      if (key === undefined) continue;
+      if (this.#recentStart[i] <= at + CLOCK_SLACK_MS && this.#recentEnd[i] >= at - CLOCK_SLACK_MS) entries.push({ key, store: this.#storeOf(key) });
     }
     return { entries, total: entries.length };
   }
@@ -120,16 +153,16 @@ export class Ledger {
    * ledger first drops those, then the oldest entries.
    */
   #evict(): void {
-    const entries = this.#entries;
-    for (const [key, entry] of entries) {
-      if (entry.socket?.destroyed === true) entries.delete(key);
+    const started = this.#started;
+    for (const key of started.keys()) {
+      if (gone(key)) started.delete(key);
     }
-    const excess = entries.size - LEDGER_MAX + 1;
+    const excess = started.size - LEDGER_MAX + 1;
     if (excess <= 0) return;
     let n = 0;
-    for (const key of entries.keys()) {
+    for (const key of started.keys()) {
       if (n++ >= excess) break;
-      entries.delete(key);
+      started.delete(key);
     }
   }
 }
@@ -140,11 +173,6 @@ function timerClockOffset(): number {
   const at = now();
   clearTimeout(timer as unknown as ReturnType<typeof setTimeout>);
   return typeof timer._idleStart === 'number' ? at - timer._idleStart : NaN;
-}
-
-/** The entry's store: a job's own, or for a request `{ kind: 'http', req }`, made once. */
-export function storeOf(entry: LedgerEntry): ContextStore {
-  return (entry.store ??= { kind: 'http', req: entry.key as ContextStore['req'] });
 }
 
 type GlobalWithLedger = typeof globalThis & { [LEDGER_KEY]?: Ledger };

@@ -37,23 +37,35 @@ describe('resumedFromQueue', () => {
 });
 
 describe('Ledger', () => {
+  /** A request as the ledger sees it: its socket says whether the client went away. */
+  const req = (destroyed = false) => ({ socket: { destroyed } });
+
   it(`holds at most ${LEDGER_MAX} entries: a full one drops those whose socket is destroyed, then the oldest`, () => {
     const l = new Ledger();
-    const gone = { destroyed: true };
-    const keys = Array.from({ length: LEDGER_MAX + 10 }, () => ({}));
-    l.add(keys[0], { kind: 'http' }, gone);
-    for (let i = 1; i < keys.length; i++) l.add(keys[i], { kind: 'http' }, { destroyed: false });
+    const keys = [req(true), ...Array.from({ length: LEDGER_MAX + 9 }, () => req())];
+    for (const key of keys) l.add(key);
     expect(l.size).toBe(LEDGER_MAX);
-    expect(l.get(keys[0])).toBeUndefined();
-    expect(l.get(keys[1])).toBeUndefined();
-    expect(l.get(keys[keys.length - 1])).toBeDefined();
+    expect(l.has(keys[0])).toBe(false);
+    expect(l.has(keys[1])).toBe(false);
+    expect(l.has(keys[keys.length - 1])).toBe(true);
   });
   it('live() skips destroyed sockets and counts past its scan limit', () => {
     const l = new Ledger();
-    for (let i = 0; i < 300; i++) l.add({}, { kind: 'http' }, { destroyed: i % 3 === 0 });
+    for (let i = 0; i < 300; i++) l.add(req(i % 3 === 0));
     const { entries, total } = l.live();
     expect(total).toBe(200);
     expect(entries.length).toBe(200);
+  });
+  it("a request's store is made once, when asked for, and only while it is in flight", () => {
+    const l = new Ledger();
+    const r = req();
+    expect(l.storeFor(r)).toBeUndefined();
+    l.add(r);
+    const store = l.storeFor(r);
+    expect(store).toEqual({ kind: 'http', req: r });
+    expect(l.storeFor(r)).toBe(store);
+    l.finish(r);
+    expect(l.storeFor(r)).toBeUndefined();
   });
 });
 
