@@ -13,7 +13,6 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asyncContextFrame } from '../main-thread/context.js';
 import { parseArgs } from './args.js';
 import { BlockCollector, blockLine, formatStack, formatTable, type Group, summarize } from './summary.js';
 
@@ -37,9 +36,7 @@ const EXPECTED = [
   { source: 'GET /hash', culprit: 'hashPassword' },
   { source: 'GET /file', culprit: 'loadTemplates' },
   { source: 'GET /after-await', culprit: 'renderInvoice' },
-  // /timer's timer fires after the response: with the in-flight ledger (the default on Node
-  // 20/22, docs/context.md) the request has left it by then, and the block is a timer's.
-  { source: asyncContextFrame() ? 'GET /timer' : '(timer)', culprit: 'flushMetricsBuffer' },
+  { source: 'GET /timer', culprit: 'flushMetricsBuffer' },
   { source: 'job nightly-rollup', culprit: 'rollupDailyTotals' },
 ];
 const NOT_BLOCKING = ['GET /ok'];

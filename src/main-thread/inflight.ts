@@ -18,6 +18,8 @@ export const LEDGER_MAX = 4096;
 export const LEDGER_SCAN = 256;
 /** Candidates a block names when its work in flight is ambiguous. */
 export const CANDIDATES_MAX = 5;
+/** Finished entries kept, for timers a request scheduled and left behind (fire and forget). */
+export const RECENT_MAX = 64;
 /**
  * A timer's `_idleStart` is the loop's clock in whole ms when it was scheduled; mapped onto
  * performance.now() it lands within ~2 ms of the true time (measured on Node 20-26).
@@ -53,17 +55,19 @@ const LEDGER_KEY = Symbol.for('loopwatch.inflight.v1');
 /**
  * One ledger per process, shared by the ESM and CJS copies of the package (the register
  * entry may be CJS while the app imports `loopwatch/koa` as ESM). The per-request path
- * (add, finish) allocates nothing and keeps nothing past the response: a map from request
- * to its start stamp. Stores are made when a capture or an integration asks for one.
- * Finished requests are not kept for the timers they left behind: holding the last 64
- * requests kept them alive past a scavenge, and the GC threads' time per request doubled
- * (bench/overhead.mjs, Node 20 and 22, 'V8 thr'), for +5-12 % CPU per request.
+ * (add, finish) allocates nothing: a map from request to its start stamp, and a ring of
+ * parallel arrays for the finished ones. Stores are made when a capture or an integration
+ * asks for one.
  */
 export class Ledger {
   /** Work in flight: key → start stamp (ms). */
   readonly #started = new Map<object, number>();
   /** Stores of jobs, and of requests an integration or a capture asked about. */
   readonly #stores = new WeakMap<object, ContextStore>();
+  readonly #recentKeys: (object | undefined)[] = new Array<object | undefined>(RECENT_MAX).fill(undefined);
+  readonly #recentStart = new Float64Array(RECENT_MAX);
+  readonly #recentEnd = new Float64Array(RECENT_MAX);
+  #next = 0;
   /** performance.now() minus the loop clock of timers (`_idleStart`), or NaN if unknown. */
   readonly #timerClock = timerClockOffset();
   /** The job whose synchronous part is running (run() in this mode). */
@@ -80,9 +84,16 @@ export class Ledger {
     if (store !== undefined) this.#stores.set(key, store);
   }
 
-  /** The request or job is done: out of the ledger. */
+  /** The request or job is done: out of the ledger, into the ring of recent ones. */
   finish(key: object): void {
+    const startedAt = this.#started.get(key);
+    if (startedAt === undefined) return;
     this.#started.delete(key);
+    const i = this.#next;
+    this.#recentKeys[i] = key;
+    this.#recentStart[i] = startedAt;
+    this.#recentEnd[i] = stamp();
+    this.#next = (i + 1) % RECENT_MAX;
   }
 
   /** Whether this request or job is in flight. */
@@ -118,9 +129,9 @@ export class Ledger {
   }
 
   /**
-   * The entries in flight now that were already in flight when a one-shot timer was
-   * scheduled (its `_idleStart`): the work that scheduled it, if it is still going, is among
-   * them. Empty when the timer's clock is unknown.
+   * The entries that were in flight when a one-shot timer was scheduled (its `_idleStart`),
+   * finished ones included: the work that scheduled it is among them. Empty when the
+   * timer's clock is unknown.
    */
   scheduling(idleStart: number): { entries: LedgerEntry[]; total: number } {
     const at = idleStart + this.#timerClock;
@@ -128,6 +139,11 @@ export class Ledger {
     if (!Number.isFinite(at)) return { entries, total: 0 };
     for (const [key, startedAt] of this.#started) {
       if (startedAt <= at + CLOCK_SLACK_MS && !gone(key) && entries.length < LEDGER_SCAN) entries.push({ key, store: this.#storeOf(key) });
+    }
+    for (let i = 0; i < RECENT_MAX; i++) {
+      const key = this.#recentKeys[i];
+      if (key === undefined) continue;
+      if (this.#recentStart[i] <= at + CLOCK_SLACK_MS && this.#recentEnd[i] >= at - CLOCK_SLACK_MS) entries.push({ key, store: this.#storeOf(key) });
     }
     return { entries, total: entries.length };
   }

@@ -76,19 +76,17 @@ describe('Ledger.scheduling', () => {
     clearTimeout(t as never);
     return t._idleStart;
   }
-  it('names what is still in flight and was when a timer was scheduled; not what finished, nor what started later', async () => {
+  it('names what was in flight when a timer was scheduled, finished since or not, and not what started later', async () => {
     const l = new Ledger();
     const before = {};
-    const finished = {};
     l.add(before, { kind: 'http', path: '/a' });
-    l.add(finished, { kind: 'http', path: '/done' });
     await new Promise((r) => setTimeout(r, 20));
     const scheduled = idleNow();
-    l.finish(finished);
+    l.finish(before);
     await new Promise((r) => setTimeout(r, 20));
     l.add({}, { kind: 'http', path: '/later' });
     const { entries } = l.scheduling(scheduled);
-    expect(entries.map((e) => e.store.path)).toEqual(['/a']);
+    expect(entries.map((e) => e.store?.path)).toEqual(['/a']);
   });
   it('nothing for a timer scheduled while nothing was in flight', async () => {
     const l = new Ledger();
