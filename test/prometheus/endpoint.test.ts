@@ -77,9 +77,11 @@ describe('standalone /metrics endpoint', () => {
     const after = await pollUntil(async () => {
       const families = parseExposition((await scrapeEndpoint(metricsPort)).body);
       delayMax = Math.max(delayMax, total(families, 'nodejs_eventloop_delay_max_seconds'));
-      return total(families, BLOCKED_TIME.prometheus, { route: UNMATCHED_ROUTE_LABEL }) > 0 ? families : undefined;
-    }, { timeoutMs: 5000, intervalMs: 20, what: 'the block in the endpoint\'s blocked-time counter' });
-    expect(total(after, BLOCKED_TIME.prometheus, { route: UNMATCHED_ROUTE_LABEL, thread: 'main' })).toBeGreaterThanOrEqual(1.9);
+      // Waits for the 2 s block itself: a short stall of a loaded CI machine while the request
+      // was in flight may be counted under the same route first (CI saw 0.085 s once).
+      return total(families, BLOCKED_TIME.prometheus, { route: UNMATCHED_ROUTE_LABEL, thread: 'main' }) >= 1.9 ? families : undefined;
+    }, { timeoutMs: 5000, intervalMs: 20, what: 'the 2 s block in the endpoint\'s blocked-time counter' });
+    expect(total(after, BLOCKED_TIME.prometheus, { route: UNMATCHED_ROUTE_LABEL, thread: 'main' })).toBeLessThan(3);
     expect(total(after, BLOCK_ONGOING.prometheus, { thread: 'main' })).toBe(0);
     // The heartbeat fired ~2 s late (at least the block minus one heartbeat period).
     expect(delayMax).toBeGreaterThanOrEqual(1.9);
