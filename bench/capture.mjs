@@ -15,12 +15,14 @@
 //   direct call        the probe called directly, 30 frames deep inside a context store
 import { join } from 'node:path';
 import {
-  BENCH_DIR, emitJson, machineFacts, max, median, onLines, pinSelf, printMachine, printTable, quantile,
+  agentBuild, BENCH_DIR, emitJson, machineFacts, max, median, onLines, pinSelf, printMachine, printTable, quantile,
   benchCli, round, spawnNode, stopChild, verdict,
 } from './lib.mjs';
 
 const HELP = `usage: node bench/capture.mjs [options]
   --agent DIR        agent build to load (a dist/ folder; default dist/, copied first)
+  --agent-b DIR      a second build, run in the same rounds (order rotating): its capture
+                     figures are printed beside the first one's (an A/B of a change)
   --node PATH        node binary for the child (default: this node)
   --rounds N         child runs per side (agent, none), default 2
   --blocks N         blocks per child run, default 20
@@ -41,20 +43,27 @@ const { opts, build, nodeBin } = benchCli(HELP, {
   threshold: { type: 'string', default: '50' },
   'self-cpu': { type: 'string', default: '1' },
   'quiet-ms': { type: 'string', default: '1' },
+  'agent-b': { type: 'string' },
 });
+const buildB = opts['agent-b'] === undefined ? null : agentBuild(opts['agent-b']);
 const rounds = Number(opts.rounds);
 const threshold = Number(opts.threshold);
 const APP = join(BENCH_DIR, 'capture-app.mjs');
 
-/** One child run; resolves with its block records, probe timings and the agent's log lines. */
-function runChild(agent) {
+/**
+ * One child run; resolves with its block records, probe timings and the agent's log lines.
+ * `side` is 'a' (--agent), 'b' (--agent-b) or null (no agent).
+ */
+function runChild(side) {
+  const agent = side !== null;
   return new Promise((resolvePromise, reject) => {
     const env = {
       // Every block's line is matched to the block: no flood control (its default keeps 5 per fingerprint a minute).
       LOOPWATCH_THRESHOLD_MS: opts.threshold, LOOPWATCH_CONTEXT: opts.context, LOOPWATCH_LOG: 'stderr', LOOPWATCH_LOG_LIMIT: '0',
       BENCH_BLOCKS: opts.blocks, BENCH_BLOCK_MS: opts['block-ms'], BENCH_GAP_MS: opts['gap-ms'],
     };
-    const child = spawnNode({ nodeBin, script: APP, agent: agent ? build.register : null, env, cpu: opts['app-cpu'] });
+    const register = side === 'a' ? build.register : side === 'b' ? buildB.register : null;
+    const child = spawnNode({ nodeBin, script: APP, agent: register, env, cpu: opts['app-cpu'] });
     const blocks = [];
     const logs = [];
     const syncs = [];
@@ -142,6 +151,7 @@ const params = {
 printMachine('loopwatch capture cost and detection latency', machine, params);
 
 const agentRows = [];
+const bRows = [];
 const noneRows = [];
 const syncs = [];
 const directs = [];
@@ -149,17 +159,21 @@ const unmatched = [];
 let firstCaptures = [];
 const started = Date.now();
 for (let r = 0; r < rounds; r++) {
-  // Alternate which side runs first.
-  const sides = r % 2 === 0 ? [true, false] : [false, true];
-  for (const agent of sides) {
-    const run = await runChild(agent);
+  // Alternate (rotate, with --agent-b) which side runs first.
+  const all = buildB ? ['a', 'b', null] : ['a', null];
+  const sides = all.map((_, k) => all[(k + r) % all.length]);
+  for (const side of sides) {
+    const agent = side !== null;
+    const run = await runChild(side);
     syncs.push(...run.syncs);
     const { rows, unmatchedLogs } = analyse(run);
     rows.forEach((x, k) => {
       x.round = r + 1;
       x.firstOfProcess = k === 0;
     });
-    if (agent) {
+    if (side === 'b') {
+      bRows.push(...rows);
+    } else if (agent) {
       agentRows.push(...rows);
       unmatched.push(...unmatchedLogs);
       if (run.direct) directs.push(run.direct);
@@ -168,7 +182,7 @@ for (let r = 0; r < rounds; r++) {
     } else {
       noneRows.push(...rows);
     }
-    process.stderr.write(`round ${r + 1}/${rounds} ${agent ? 'agent' : 'none'}: ${rows.length} blocks (${Math.round((Date.now() - started) / 1000)} s)\n`);
+    process.stderr.write(`round ${r + 1}/${rounds} ${side === 'b' ? 'agent-b' : agent ? 'agent' : 'none'}: ${rows.length} blocks (${Math.round((Date.now() - started) / 1000)} s)\n`);
   }
 }
 firstCaptures = firstCaptures.filter(Number.isFinite);
@@ -266,6 +280,36 @@ printTable(['measure', 'n', 'median', 'p90', 'p95', 'p99', 'max', 'target'], [
 ]);
 console.log(`first block of each agent process: capture stop ${summary.captureStopFirstOfProcessMs.join(', ')} ms, log latency ${summary.logLatencyFirstBlockMs.join(', ')} ms; first direct call: ${summary.directCallMs.first.join(', ')}; probe result ${summary.directCallMs.resultBytes} bytes`);
 console.log(`culprits named: ${JSON.stringify(summary.culprits)}`);
+if (buildB) {
+  /** The figures an A/B of the capture path turns on, for one side's rows. */
+  const sideFigures = (rows) => ({
+    detected: rows.filter((x) => x.detected).length,
+    blocks: rows.length,
+    stop: stats(rows.flatMap((x) => x.stopsMs)),
+    stopQuiet: stats(rows.filter((x) => x.externalMs < QUIET_WAIT_MS).flatMap((x) => x.stopsMs)),
+    probeFn: stats(rows.flatMap((x) => x.fnMs)),
+    watchdog: stats(rows.map((x) => x.watchdogMs)),
+    siblings: stats(rows.map((x) => x.siblingThreadsMs)),
+    maxGap: stats(rows.map((x) => x.maxGapMs)),
+    logLatency: stats(rows.map((x) => x.logLatencyMs)),
+    culprits: Object.fromEntries([...new Set(rows.map((x) => x.culprit))].map((c) => [c, rows.filter((x) => x.culprit === c).length])),
+  });
+  const a = sideFigures(agentRows);
+  const b = sideFigures(bRows);
+  summary.compare = { agentB: { distSha: buildB.distSha, distBuiltAt: buildB.distBuiltAt }, a, b };
+  console.log(`\n## A/B: --agent (dist ${build.distSha}) vs --agent-b (dist ${buildB.distSha}), same rounds`);
+  const pair = (name, key) => [[`${name}, A`, a[key]], [`${name}, B`, b[key]]].map(([n, s]) => row(n, s));
+  printTable(['measure', 'n', 'median', 'p90', 'p95', 'p99', 'max', ''], [
+    ...pair('capture stop, all blocks', 'stop'),
+    ...pair('capture stop, quiet', 'stopQuiet'),
+    ...pair('probe function alone', 'probeFn'),
+    ...pair('watchdog thread ran per block', 'watchdog'),
+    ...pair('other threads ran per block', 'siblings'),
+    ...pair('largest loop gap in a block', 'maxGap'),
+    ...pair('log line after block end', 'logLatency'),
+  ]);
+  console.log(`detected: A ${a.detected}/${a.blocks}, B ${b.detected}/${b.blocks}; culprits: A ${JSON.stringify(a.culprits)}, B ${JSON.stringify(b.culprits)}`);
+}
 if (unmatched.length) console.log(`log lines that matched no block: ${JSON.stringify(unmatched.map((b) => ({ startedAt: b.startedAt, durationMs: b.durationMs, kind: b.context?.kind })))}`);
 console.log('');
 
