@@ -287,6 +287,8 @@ if (buildB) {
     blocks: rows.length,
     stop: stats(rows.flatMap((x) => x.stopsMs)),
     stopQuiet: stats(rows.filter((x) => x.externalMs < QUIET_WAIT_MS).flatMap((x) => x.stopsMs)),
+    stopFirst: stats(rows.map((x) => x.stopsMs[0])),
+    stopLater: stats(rows.flatMap((x) => x.stopsMs.slice(1))),
     probeFn: stats(rows.flatMap((x) => x.fnMs)),
     watchdog: stats(rows.map((x) => x.watchdogMs)),
     siblings: stats(rows.map((x) => x.siblingThreadsMs)),
@@ -302,6 +304,8 @@ if (buildB) {
   printTable(['measure', 'n', 'median', 'p90', 'p95', 'p99', 'max', ''], [
     ...pair('capture stop, all blocks', 'stop'),
     ...pair('capture stop, quiet', 'stopQuiet'),
+    ...pair('capture stop, first of a block', 'stopFirst'),
+    ...pair('capture stop, later ones', 'stopLater'),
     ...pair('probe function alone', 'probeFn'),
     ...pair('watchdog thread ran per block', 'watchdog'),
     ...pair('other threads ran per block', 'siblings'),

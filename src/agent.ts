@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as workerThreads from 'node:worker_threads';
 import { isMainThread, threadId, Worker } from 'node:worker_threads';
 import { type Options, resolveOptions, type ResolvedConfig } from './config.js';
-import { contextModeFor, contextOff, subscribeHttp } from './main-thread/context.js';
+import { contextModeFor, startContext } from './main-thread/context.js';
 import { ERROR_CODES, LoopwatchError, WARNING_CODES, warnOnce } from './errors.js';
 import type { BlockEvent, WorkerMessage } from './shared/event.js';
 import { GcMeter, ownTid } from './main-thread/gc-meter.js';
@@ -100,9 +100,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
   }
 
   start(): void {
-    const mode = contextModeFor(this.config.context);
-    if (mode === 'off') contextOff();
-    else this.#unsubscribe = subscribeHttp(mode);
+    this.#unsubscribe = startContext(contextModeFor(this.config.context));
     const captureStacks = this.config.captureStacks && inspectorUsable();
     if (this.config.captureStacks && !captureStacks) debug('no inspector in a --test runner or --watch supervisor: blocks are timed without stacks');
     if (captureStacks) {

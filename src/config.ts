@@ -237,6 +237,20 @@ function checkOption(row: OptionRow, key: OptionKey, v: unknown): unknown {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * An env switch (on/off and its synonyms) that also takes a few words of its own
+ * (`auto`, `als`…): the word, true or false, or undefined after a warning naming `allowed`.
+ */
+function envSwitchOrWord<W extends string>(env: Env, name: string, allowed: string, words: readonly W[]): W | boolean | undefined {
+  const v = envValue(env, name, allowed)?.toLowerCase();
+  if (v === undefined) return undefined;
+  if ((words as readonly string[]).includes(v)) return v as W;
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  envWarning(name, env[name]!, `allowed: ${allowed}`);
+  return undefined;
+}
+
 function envWarning(name: string, value: string, allowed: string): void {
   warnOnce(
     `env:${name}`,
@@ -311,26 +325,12 @@ function envOption(env: Env, row: OptionRow, name: string): unknown {
     }
     case 'boolean':
       return envFlag(env, name);
-    case 'context': {
-      const v = envValue(env, name, CONTEXT_ALLOWED)?.toLowerCase();
-      if (v === undefined) return undefined;
-      if (v === 'als' || v === 'inflight') return v;
-      if (TRUE.has(v)) return true;
-      if (FALSE.has(v)) return false;
-      envWarning(name, env[name]!, `allowed: ${CONTEXT_ALLOWED}`);
-      return undefined;
-    }
+    case 'context':
+      return envSwitchOrWord(env, name, CONTEXT_ALLOWED, ['als', 'inflight']);
     case 'log':
       return envValue(env, name, 'stderr, stdout, off or a file path');
-    case 'runtimeMetrics': {
-      const v = envValue(env, name, RUNTIME_ALLOWED)?.toLowerCase();
-      if (v === undefined) return undefined;
-      if (v === 'auto') return 'auto';
-      if (TRUE.has(v)) return true;
-      if (FALSE.has(v)) return false;
-      envWarning(name, env[name]!, `allowed: ${RUNTIME_ALLOWED}`);
-      return undefined;
-    }
+    case 'runtimeMetrics':
+      return envSwitchOrWord(env, name, RUNTIME_ALLOWED, ['auto']);
     case 'host': {
       const v = envValue(env, name, HOST_ALLOWED);
       if (v === undefined) return undefined;

@@ -37,6 +37,15 @@ function originOf(path: string, ownRoot: string | undefined): Frame['origin'] {
   return 'app';
 }
 
+/**
+ * A raw frame's origin as the probe gave it, before any source map: what the watchdog
+ * checks while a block lasts (a map can turn an app frame into a dependency's, never into
+ * loopwatch's or Node's, so the checks of watchdog.ts give the same answer either way).
+ */
+export function rawOrigin(frame: RawFrame | undefined, ownRoot: string | undefined): Frame['origin'] | undefined {
+  return frame === undefined ? undefined : originOf(toPath(frame[1]), ownRoot);
+}
+
 export interface FrameOptions {
   /** The app's root: files are reported relative to it. */
   cwd: string;

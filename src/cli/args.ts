@@ -85,6 +85,17 @@ const ON = new Set(['on', 'true', '1', 'yes']);
 const OFF = new Set(['off', 'false', '0', 'no']);
 
 /** An on/off flag: `--name` alone is on. */
+/**
+ * A switch that also takes a few words of its own (`--context als`): the word (lower case),
+ * true or false, or undefined when absent; a usage error names what is allowed.
+ */
+export function choiceFlag<W extends string>(command: string, flags: Flags, name: string, words: readonly W[]): W | boolean | undefined {
+  const raw = flags.get(name);
+  const v = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
+  if (v !== undefined && (words as readonly string[]).includes(v)) return v as W;
+  return switchFlag(command, flags, name, `on, off, ${words.slice(0, -1).join(', ')}${words.length > 1 ? ' or ' : ''}${words.at(-1)}`);
+}
+
 export function switchFlag(command: string, flags: Flags, name: string, allowed = 'on or off'): boolean | undefined {
   const raw = flags.get(name);
   if (raw === undefined) return undefined;

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { addPreload } from '../node-options.js';
 import { DEFAULTS, envRow, LIMITS } from '../options.js';
-import { type Flags, numberFlag, parseArgs, switchFlag, UsageError } from './args.js';
+import { type Flags, choiceFlag, numberFlag, parseArgs, switchFlag, UsageError } from './args.js';
 import { BlockCollector, blockLine, fmtMs, formatStack, formatTable, type Group, type ReportBlock, summarize } from './summary.js';
 
 export const RUN_HELP = `Usage: loopwatch run [options] -- <command> [args…]
@@ -105,12 +105,8 @@ function plan(flags: Flags, command: string[], env: NodeJS.ProcessEnv, register:
   if (!env.LOOPWATCH_LOG_LIMIT) out.LOOPWATCH_LOG_LIMIT = '0';
   out.NODE_OPTIONS = addPreload(env.NODE_OPTIONS, register);
   const on = (v: boolean): string => (v ? 'on' : 'off');
-  const contextRaw = flags.get('context');
-  if (typeof contextRaw === 'string' && /^\s*(als|inflight)\s*$/i.test(contextRaw)) out.LOOPWATCH_CONTEXT = contextRaw.trim().toLowerCase();
-  else {
-    const context = switchFlag(CMD, flags, 'context', 'on, off, als or inflight');
-    if (context !== undefined) out.LOOPWATCH_CONTEXT = on(context);
-  }
+  const context = choiceFlag(CMD, flags, 'context', ['als', 'inflight']);
+  if (context !== undefined) out.LOOPWATCH_CONTEXT = typeof context === 'string' ? context : on(context);
   const otel = switchFlag(CMD, flags, 'otel');
   if (otel !== undefined) out.LOOPWATCH_OTEL = on(otel);
   const workers = switchFlag(CMD, flags, 'worker-threads') ?? (budget !== null ? true : undefined);

@@ -110,15 +110,17 @@ const RESPONSE_FINISH = 'http.server.response.finish';
 
 interface RequestMessage {
   request?: IncomingMessage;
-  socket?: { destroyed?: unknown };
 }
 
 /**
- * Zero-code request context for node:http and every framework on top of it, and the route
- * template of Fastify requests (Express's is read from `req` when a block is captured).
+ * Sets the process's context mode, and for 'als' and 'inflight' subscribes the zero-code
+ * request context for node:http and every framework on top of it, with the route template
+ * of Fastify requests (Express's is read from `req` when a block is captured). Returns the
+ * unsubscribe.
  */
-export function subscribeHttp(mode: 'als' | 'inflight'): () => void {
+export function startContext(mode: ContextMode): () => void {
   setContextMode(mode);
+  if (mode === 'off') return () => undefined;
   const subscriptions = mode === 'als' ? alsSubscribers() : inflightSubscribers();
   for (const [channel, fn] of subscriptions) diagnosticsChannel.subscribe(channel, fn);
   return () => {
@@ -167,18 +169,16 @@ function inflightSubscribers(): Array<[string, Subscriber]> {
   return [[REQUEST_START, onRequestStart], [RESPONSE_FINISH, onResponseFinish], [FASTIFY_HANDLER_START, onFastifyHandler]];
 }
 
-/** Called by the agent when it starts without request context. */
-export function contextOff(): void {
-  setContextMode('off');
-}
-
 /**
  * The store a Koa context's request has, in either mode (loopwatch/koa links the two):
  * only this very request's store, never an outer one.
  */
 export function requestStore(req: unknown): ContextStore | undefined {
-  const store = contextMode() === 'als' ? contextStorage().getStore() : existingLedger()?.storeFor(req);
-  return store !== undefined && store.req !== undefined && store.req === req ? store : undefined;
+  // The ledger's store of a request is that request's own.
+  if (contextMode() !== 'als') return existingLedger()?.storeFor(req);
+  // The active store may be an outer one (a job's, or another request's).
+  const store = contextStorage().getStore();
+  return store?.req !== undefined && store.req === req ? store : undefined;
 }
 
 /**

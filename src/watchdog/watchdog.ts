@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { debuglog } from 'node:util';
 import { chooseCulprit } from '../attribution/culprit.js';
 import { fingerprint } from '../attribution/fingerprint.js';
-import { type FrameOptions, toStackFrame } from '../attribution/frames.js';
+import { type FrameOptions, rawOrigin, toStackFrame } from '../attribution/frames.js';
 import { findHint } from '../attribution/hints.js';
 import { computeProfile } from '../attribution/profile.js';
 import { type BlockSample, SampleReader } from '../attribution/sample.js';
@@ -54,7 +54,8 @@ interface Stall {
   beatIdle: number;
   /** Estimated main-thread time the block began. */
   start: number;
-  samples: BlockSample[];
+  /** The probe results kept, read into samples only when a line is written (see Taken). */
+  samples: Taken[];
   requestedAt: number;
   /** Time between samples; doubles each time the kept samples are thinned. */
   sampleGap: number;
@@ -73,6 +74,17 @@ interface Stall {
   /** The first capture asked the blocked thread to observe GC; true once it ran there. */
   gcAsked: boolean;
   gcArmed: boolean;
+}
+
+/**
+ * A probe result kept while its block lasts. It is read (source maps, source text) only when
+ * the block is reported: on a one-CPU container the watchdog shares the core with the blocked
+ * thread, and work it does as a result arrives stops that thread for as long.
+ */
+interface Taken {
+  result: ProbeResult;
+  requestedAt: number;
+  read: BlockSample | null;
 }
 
 /** A stall that began after the beat `from` (its BEATS count, time and idle time). */
@@ -95,10 +107,17 @@ function eventId(): string {
 
 /**
  * While a block is tracked the main thread's recovery beat wakes the worker at once (it
- * notifies the FLAGS slot when STALL is set); this poll only catches a notify that came while
- * the worker was not waiting, and paces the samples.
+ * notifies the FLAGS slot when STALL is set, and the worker loop waits on it with
+ * Atomics.waitAsync), so the worker sleeps until its next sample or ongoing line is due, at
+ * most STALL_WAIT_MAX_MS (a notify sent before the stall was tracked is caught then, or at
+ * the next sample). Without Atomics.waitAsync, and while a due sample waits for a capture
+ * still in flight, it polls every STALL_POLL_MS. Measured on Node 24 pinned to one core
+ * (bench/capture.mjs --agent-b): a poll every 8 ms throughout the block was 25 wake-ups of
+ * the watchdog per 200 ms block, each taking the blocked thread's core.
  */
 const STALL_POLL_MS = 8;
+const STALL_WAIT_MAX_MS = 100;
+const NOTIFIED = typeof (Atomics as { waitAsync?: unknown }).waitAsync === 'function';
 /** How long a finished block waits for a capture still in flight before it is reported without it. */
 const IN_FLIGHT_GRACE_MS = 30;
 /** The same at process exit, where the main thread waits for the report at most 300 ms. */
@@ -175,16 +194,25 @@ export class Watchdog {
       }
       if (now >= stall.nextSampleAt) this.#sample(stall, now);
       if (now >= stall.nextOngoingAt) this.#ongoing(stall, now);
-      return STALL_POLL_MS;
+      return this.#stallWait(stall, now);
     }
     if (b.beats !== this.#last.beats) this.#last = { ...b };
     this.#untracked();
     if (this.#last.beats <= 0) return this.cfg.heartbeatMs;
     if (now - this.#last.at >= this.cfg.heartbeatMs + this.cfg.confirmMs) {
-      this.#begin(now);
-      return STALL_POLL_MS;
+      return this.#stallWait(this.#begin(now), now);
     }
     return this.#idleWait(now);
+  }
+
+  /** Sleep until the stall's next sample or ongoing line is due (see STALL_POLL_MS). */
+  #stallWait(stall: Stall, now: number): number {
+    if (!NOTIFIED) return STALL_POLL_MS;
+    const sampling = this.cfg.captureStacks && this.capturer.available;
+    const due = sampling ? Math.min(stall.nextSampleAt, stall.nextOngoingAt) : stall.nextOngoingAt;
+    // A sample is due and a capture is still in flight: look again soon.
+    if (due <= now) return STALL_POLL_MS;
+    return Math.min(due - now, STALL_WAIT_MAX_MS);
   }
 
   /** Sleep until the next beat is overdue by the confirmation grace. */
@@ -197,7 +225,7 @@ export class Watchdog {
     return this.#stall !== null;
   }
 
-  #begin(now: number): void {
+  #begin(now: number): Stall {
     const last = this.#last;
     // Until a capture says better, the block began when the next beat was due.
     const stall = newStall(last, last.at + this.cfg.heartbeatMs);
@@ -211,7 +239,8 @@ export class Watchdog {
     Atomics.store(this.state.i32, I32.RECOVERED, 0);
     Atomics.store(this.state.i32, I32.STALL, 1);
     debug('stall after beat %d (%d ms since it)', last.beats, now - last.at);
-    this.#sample(this.#stall, now);
+    this.#sample(stall, now);
+    return stall;
   }
 
   #sample(stall: Stall, now: number): void {
@@ -274,18 +303,18 @@ export class Watchdog {
     // A probe served after the recovery beat saw the code that ran after the block.
     if (stall.recovered && result.at > stall.recovered.at) return;
     // Source maps and source text are read here, in the worker, never in the blocked thread.
-    const sample = this.#reader.read(result, stall.requestedAt);
-    const { frames, latencyMs } = sample;
+    const frames = result.frames ?? [];
+    const own = this.cfg.ownRoot;
     // Served inside loopwatch's own code on the blocked thread (the exit handler, a beat), or
     // with no code of the app's on the stack while the process exits or at the entry of a
     // Node function called from native code: the block was over, the loop between callbacks.
     // Seen under CPU contention (18 processes on 2 cores): probes asked for during a block
     // and served at the entry of process.emit('beforeExit') named node:events' emit.
-    if (frames[0]?.origin === 'loopwatch') return;
-    if ((result.exiting || frames[0]?.atEntry) && !frames.some((f) => f.origin === 'app' || f.origin === 'dependency')) return;
-    stall.samples.push(sample);
+    if (rawOrigin(frames[0], own) === 'loopwatch') return;
+    if ((result.exiting || frames[0]?.[4] === 1) && !frames.some((f) => { const o = rawOrigin(f, own); return o === 'app' || o === 'dependency'; })) return;
+    stall.samples.push({ result, requestedAt: stall.requestedAt, read: null });
     if (debug.enabled) {
-      debug('sample %d: latency %d ms, %s', stall.samples.length, latencyMs, frames.slice(0, 4).map((f) => `${f.function}@${f.file}:${f.line}:${f.column}${f.atEntry ? '*' : ''}`).join(' < '));
+      debug('sample %d: latency %d ms, %s', stall.samples.length, Math.max(0, result.at - stall.requestedAt), frames.slice(0, 4).map(([fn, file, line, column, atEntry]) => `${fn}@${file}:${line}:${column}${atEntry ? '*' : ''}`).join(' < '));
     }
     if (stall.samples.length === 1) {
       // No idle time passes inside a block, so all idle time since the last beat came before it.
@@ -401,13 +430,19 @@ export class Watchdog {
     }
   }
 
+  /** The stall's samples, read now (each once: an ongoing line reads those it has so far). */
+  #read(stall: Stall): BlockSample[] {
+    return stall.samples.map((t) => (t.read ??= this.#reader.read(t.result, t.requestedAt)));
+  }
+
   #event(stall: Stall, durationMs: number, ongoing: boolean, startMain: number): BlockEvent {
     const why = this.#cause(stall, durationMs, ongoing);
-    const choice = chooseCulprit(stall.samples);
-    const sample = choice ? stall.samples[choice.sample] : stall.samples[0];
+    const samples = this.#read(stall);
+    const choice = chooseCulprit(samples);
+    const sample = choice ? samples[choice.sample] : samples[0];
     // A starved thread ran little of the block: the frame it was in is not to blame.
     const culpritFrame = choice && why.cause !== 'starved' ? choice.frame : null;
-    const context = sample?.context ?? stall.samples.find((s) => s.context)?.context ?? emptyContext();
+    const context = sample?.context ?? samples.find((s) => s.context)?.context ?? emptyContext();
     if ((stall.beats === STARTUP_BEAT || stall.early) && context.kind === null) context.kind = 'startup';
     const culprit = culpritFrame
       ? { function: culpritFrame.function, file: culpritFrame.file, line: culpritFrame.line, column: culpritFrame.column }
@@ -425,9 +460,9 @@ export class Watchdog {
       stack: sample ? sample.frames.filter((f) => f.origin !== 'loopwatch').map(toStackFrame) : [],
       hint: why.cause === 'starved' ? starvedHint(why.waitShare)
         : why.cause === 'gc' ? gcHint(why.gcShare)
-          : findHint(stall.samples) ?? (sample?.sourceHint ?? stall.samples.find((s) => s.sourceHint)?.sourceHint ?? null),
+          : findHint(samples) ?? (sample?.sourceHint ?? samples.find((s) => s.sourceHint)?.sourceHint ?? null),
       fingerprint: fingerprint(culprit, context.route ?? context.job ?? context.kind),
-      profile: computeProfile(stall.samples, startMain, startMain + durationMs),
+      profile: computeProfile(samples, startMain, startMain + durationMs),
       cause: why.cause,
       cpuMs: why.cpuMs,
       gcMs: why.gcMs,

@@ -85,11 +85,17 @@ describe("LOOPWATCH_CONTEXT=inflight (the ledger, on any Node)", () => {
     expect(await quit(child, port)).toEqual({ code: 0, signal: null });
   });
 
-  it('two requests in flight on different paths: no path, both named as candidates', async () => {
+  /** The http-app with one request held open in its handler for `ms`. */
+  async function holding(ms: number) {
     const child = spawnFixture('http-app.cjs', { env });
     const port = await child.port();
-    const hold = startRequest(port, '/hold?ms=2000');
+    const hold = startRequest(port, `/hold?ms=${ms}`);
     await child.waitForStdout('holding /hold');
+    return { child, port, hold };
+  }
+
+  it('two requests in flight on different paths: no path, both named as candidates', async () => {
+    const { child, port, hold } = await holding(2000);
     await request(port, '/block/after-await?ms=200');
     const [b] = await longBlocks(child, 1);
     expect(b.context, JSON.stringify(b)).toMatchObject({ kind: 'http', method: null, path: null, route: null, inFlight: 2 });
@@ -99,10 +105,7 @@ describe("LOOPWATCH_CONTEXT=inflight (the ledger, on any Node)", () => {
   });
 
   it('a request whose client went away is no candidate', async () => {
-    const child = spawnFixture('http-app.cjs', { env });
-    const port = await child.port();
-    const hold = startRequest(port, '/hold?ms=1500');
-    await child.waitForStdout('holding /hold');
+    const { child, port, hold } = await holding(1500);
     hold.req.destroy();
     // The server sees the close at its next turn; the block's request starts after that.
     await request(port, '/status');

@@ -6,7 +6,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { contextStorage, type ContextStore, readContext, subscribeHttp } from '../../src/main-thread/context.js';
+import { contextStorage, type ContextStore, readContext, startContext } from '../../src/main-thread/context.js';
 
 const req = (fields: Record<string, unknown>): IncomingMessage => ({ method: 'GET', url: '/x', ...fields }) as unknown as IncomingMessage;
 const within = (store: ContextStore) => contextStorage().run(store, readContext);
@@ -117,7 +117,7 @@ describe("Fastify's handler channel", () => {
   const start = diagnosticsChannel.channel('tracing:fastify.request.handler:start');
 
   it("sets the template on the store of the request it belongs to, and on no other request's", () => {
-    unsubscribe = subscribeHttp('als');
+    unsubscribe = startContext('als');
     const raw = req({ url: '/api/users/7' });
     const store: ContextStore = { kind: 'http', req: raw };
     contextStorage().run(store, () => start.publish({ request: { raw: req({}) }, route: { url: '/other/:x', method: 'GET' } }));
@@ -127,7 +127,7 @@ describe("Fastify's handler channel", () => {
   });
 
   it('after unsubscribe it does nothing', () => {
-    subscribeHttp('als')();
+    startContext('als')();
     const raw = req({});
     const store: ContextStore = { kind: 'http', req: raw };
     contextStorage().run(store, () => start.publish({ request: { raw }, route: { url: '/a/:b', method: 'GET' } }));

@@ -132,6 +132,29 @@ describe('Watchdog', () => {
     expect(h.captures).toBe(0);
   });
 
+  it('while tracking a stall, sleeps until its next sample is due (the recovery beat notifies it), and polls only while a due sample waits for a capture in flight', () => {
+    const h = new Harness();
+    h.idleFor(100);
+    h.now += 60;
+    const first = h.dog.tick();
+    expect(h.captures).toBe(1);
+    // The first capture is in flight and the next sample 25 ms away (max(20, threshold / 2)).
+    expect(first).toBeCloseTo(25, 0);
+    h.serve();
+    h.now += 10;
+    expect(h.dog.tick()).toBeCloseTo(15, 0);
+    h.now += 15;
+    h.dog.tick();
+    expect(h.captures).toBe(2);
+    // Due again 25 ms later, while that capture is still in flight: look again in 8 ms.
+    h.now += 25;
+    expect(h.dog.tick()).toBe(8);
+    expect(h.captures).toBe(2);
+    h.serve();
+    h.dog.tick();
+    expect(h.captures).toBe(3);
+  });
+
   it('reports a block the main thread saw end untracked, once, without a stack', () => {
     const h = new Harness();
     h.idleFor(100);
