@@ -9,6 +9,7 @@ import { currentTest } from '../../integrations/test-runners.js';
 import type { BlockContext } from '../shared/event.js';
 import { splitNodeOptions } from '../node-options.js';
 import { CANDIDATES_MAX, existingLedger, type LedgerEntry, ledger, runInLedger } from './inflight.js';
+import { activeSpanRequest } from './otel-global.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */
 export interface ContextStore {
@@ -273,6 +274,15 @@ function candidateName(c: BlockContext): string {
   return c.method ? `${c.method} ${what}` : `${c.kind ?? '?'} ${what}`;
 }
 
+/** The fields all of `read` agree on (the others null): one request, or one route. */
+function shared(read: BlockContext[], out: BlockContext): true {
+  const [first] = read;
+  for (const key of ['kind', 'method', 'route', 'path', 'job', 'traceId', 'spanId'] as const) {
+    out[key] = read.every((c) => c[key] === first[key]) ? first[key] : null;
+  }
+  return true;
+}
+
 /**
  * The work in flight a block belongs to (of those given: in flight now, or when its timer
  * was scheduled): the one entry,
@@ -288,12 +298,14 @@ function fromLedger({ entries, total }: { entries: LedgerEntry[]; total: number 
   });
   const names = new Set(read.map(candidateName));
   out.inFlight = total;
-  if (names.size === 1 && read.length === total) {
-    const [first] = read;
-    for (const key of ['kind', 'method', 'route', 'path', 'job', 'traceId', 'spanId'] as const) {
-      out[key] = read.every((c) => c[key] === first[key]) ? first[key] : null;
-    }
-    return true;
+  if (names.size === 1 && read.length === total) return shared(read, out);
+  // An OpenTelemetry context manager the app already runs (an AsyncLocalStorage it pays
+  // for) knows the request: its active span's HTTP attributes pick one of the candidates.
+  const span = names.size > 1 ? activeSpanRequest() : null;
+  if (span) {
+    const match = read.filter((c) => c.kind === 'http' && (span.method === null || c.method === span.method)
+      && (span.path !== null ? c.path === span.path : c.route === span.route));
+    if (match.length > 0 && new Set(match.map(candidateName)).size === 1) return shared(match, out);
   }
   const kinds = new Set(read.map((c) => c.kind));
   out.kind = kinds.size === 1 ? read[0].kind : null;

@@ -3,7 +3,7 @@ import type { BlockContext } from '../shared/event.js';
 import { readContext } from './context.js';
 import { resumedFromQueue } from './inflight.js';
 import { PROBE_KEY, type ProbeResult, type RawFrame } from '../shared/probe-protocol.js';
-import { otelGlobal, SPAN_ID, TRACE_ID } from './otel-global.js';
+import { activeSpan, SPAN_ID, TRACE_ID } from './otel-global.js';
 
 const STACK_LIMIT = 64;
 
@@ -185,35 +185,18 @@ export function probe(): string {
   }
 }
 
-/** The context key under which OpenTelemetry keeps the active span. */
-const OTEL_SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
-
 /** What a child span needs besides the ids. Only set when an OpenTelemetry span was active. */
 export interface TraceFields {
   traceFlags?: number;
 }
 
-interface OtelGlobal {
-  version?: unknown;
-  context?: { active?: () => { getValue?: (key: symbol) => unknown } | undefined };
-}
-
 /**
- * OpenTelemetry: the span active in the blocked code, read without loading
- * `@opentelemetry/api`. Every 1.x copy of the API keeps its registered globals on this
- * symbol (`internal/global-utils`); the context manager sits under `context`, and spans are
- * stored in a context under `Symbol.for('OpenTelemetry Context Key SPAN')`
- * (`trace/context-utils`, `createContextKey` uses Symbol.for since 1.0). A later major
- * registers under another symbol with a layout we do not know, so only 1.x is read, and
- * every step checks its type. The manager's `active()` and the span's `spanContext()` are
- * plain reads in the SDK (an AsyncLocalStorage getStore, a field).
+ * OpenTelemetry: the ids of the span active in the blocked code (otel-global.ts,
+ * activeSpan); the span's `spanContext()` is a plain read of a field in the SDK.
  */
 function addActiveSpan(context: BlockContext & TraceFields): void {
   try {
-    const api = otelGlobal<OtelGlobal>();
-    if (!api || typeof api.version !== 'string' || !api.version.startsWith('1.')) return;
-    const ctx = typeof api.context?.active === 'function' ? api.context.active() : undefined;
-    const span = typeof ctx?.getValue === 'function' ? (ctx.getValue(OTEL_SPAN_KEY) as { spanContext?: () => unknown } | undefined) : undefined;
+    const span = activeSpan();
     if (typeof span?.spanContext !== 'function') return;
     const sc = span.spanContext() as { traceId?: unknown; spanId?: unknown; traceFlags?: unknown } | undefined;
     const traceId = sc?.traceId;

@@ -3,11 +3,12 @@
  * the active span's ids and flags land in the context; anything odd under the API's global
  * is ignored without an exception.
  */
-import { context, trace, TraceFlags } from '@opentelemetry/api';
+import { context, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/main-thread/context.js';
+import { activeSpanRequest } from '../../src/main-thread/otel-global.js';
 import { probe, type TraceFields } from '../../src/main-thread/probe.js';
 import type { ProbeResult } from '../../src/shared/probe-protocol.js';
 
@@ -88,5 +89,32 @@ describe('probe: a foreign or broken global under the API key', () => {
     const result = JSON.parse(probe()) as ProbeResult;
     expect(result.context?.traceId ?? null).toBeNull();
     expect(result.frames.length).toBeGreaterThan(0);
+  });
+});
+
+describe('activeSpanRequest: the HTTP request an active span describes', () => {
+  const inSpan = (attributes: Record<string, string>, kind = SpanKind.SERVER) => {
+    const span = tracer.startSpan('GET', { attributes, kind });
+    const got = context.with(trace.setSpan(context.active(), span), () => activeSpanRequest());
+    span.end();
+    return got;
+  };
+
+  it('stable names: method, path and route', () => {
+    expect(inSpan({ 'http.request.method': 'GET', 'url.path': '/users/7', 'http.route': '/users/:id' })).toEqual({ method: 'GET', path: '/users/7', route: '/users/:id' });
+  });
+
+  it('the older names, the query cut off the target', () => {
+    expect(inSpan({ 'http.method': 'POST', 'http.target': '/orders?page=2' })).toEqual({ method: 'POST', path: '/orders', route: null });
+  });
+
+  it('an outgoing call\'s client span gives nothing of its own request; a framework span gives its route', () => {
+    expect(inSpan({ 'http.request.method': 'GET', 'url.path': '/upstream', 'url.full': 'http://10.0.0.2/upstream' }, SpanKind.CLIENT)).toBeNull();
+    expect(inSpan({ 'http.route': '/users/:id' }, SpanKind.INTERNAL)).toEqual({ method: null, path: null, route: '/users/:id' });
+  });
+
+  it('null for a span with no HTTP attributes, and with no span active', () => {
+    expect(inSpan({ 'db.system': 'postgresql' })).toBeNull();
+    expect(activeSpanRequest()).toBeNull();
   });
 });

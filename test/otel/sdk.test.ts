@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, type BlockLine, type Child, cleanup, spawnFixture } from '../helpers/child.js';
-import { request } from '../helpers/http.js';
+import { request, startRequest } from '../helpers/http.js';
 import { pollUntil } from '../helpers/poll.js';
 import { ALL_METRICS, DELAY_STATS, EVENTLOOP_DELAY } from '../../src/metrics/names.js';
 
@@ -98,6 +98,28 @@ function expectChildOfServerSpan(line: BlockLine, block: SpanJson, spans: SpanJs
 function metric(metrics: MetricJson[], name: string, scope = 'loopwatch'): MetricJson | undefined {
   return metrics.find((m) => m.name === name && m.scope === scope);
 }
+
+describe('OpenTelemetry SDK with the in-flight ledger (LOOPWATCH_CONTEXT=inflight)', () => {
+  it('two requests in flight: the active server span picks the one a block after an await belongs to', async () => {
+    const child = spawnFixture(FIXTURE, { loader: 'require', env: { OTEL_ORDER: 'after', LOOPWATCH_CONTEXT: 'inflight' } });
+    const port = await child.port();
+    const hold = startRequest(port, '/hold/2000');
+    await child.waitForStdout('holding /hold/2000');
+    expect((await request(port, '/later/200')).status).toBe(200);
+    const line = await child.waitFor(() => child.blocks().find((b) => b.block.durationMs >= 150), { timeoutMs: 10_000, what: 'the block after the await' });
+    const seen = JSON.stringify(line.block);
+    // Without the span the ledger could only name both (test/agent/context-modes.test.ts).
+    expect(line.block.context, seen).toMatchObject({ kind: 'http', method: 'GET', path: '/later/200', inFlight: 2 });
+    expect(line.block.context.candidates, seen).toBeUndefined();
+    const spans = await pollUntil(async () => {
+      const all = await getJson<SpanJson[]>(port, '/spans');
+      return all.some((s) => s.kind === SERVER && s.attributes['url.path'] === '/later/200') ? all : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 50, what: 'the server span of /later/200' });
+    const server = spans.find((s) => s.kind === SERVER && s.attributes['url.path'] === '/later/200')!;
+    expect(line.block.context.traceId, seen).toBe(server.traceId);
+    expect((await hold.response).status).toBe(200);
+  });
+});
 
 const ORDERS = [
   { order: 'after', what: 'loopwatch preloaded with --require, the SDK started later by the app', loader: 'require' as const },
