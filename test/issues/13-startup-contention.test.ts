@@ -53,10 +53,13 @@ describe(`${COPIES} copies started at once on ${cpus().length} cores, each block
       expect(block.ongoing).toBe(false);
       // A watchdog that saw the block has its stack (blockAtStart, or the timer callback that
       // called it when the probe was served only as it returned: the CPU is this contended).
-      // Without a stack: "startup" when the watchdog was not running yet, null when it ran
-      // but was not scheduled in time.
-      if (block.culprit) expect(block.culprit.file, `${summary}\n${JSON.stringify(block)}`).toBe('test/fixtures/startup-contention.cjs');
-      else expect(['startup', null], summary).toContain(block.context.kind);
+      // Without a culprit: "startup" when the watchdog was not running yet, null when it ran
+      // but was not scheduled in time, "timer" when it sampled the timer callback but blamed
+      // no frame (seen once on Node 20 in 18 copies: a starved thread, which ran little of
+      // the block, is not blamed; nor is a sample served at a callback's entry).
+      const seen = `${summary}\n${JSON.stringify(block)}`;
+      if (block.culprit) expect(block.culprit.file, seen).toBe('test/fixtures/startup-contention.cjs');
+      else expect(['startup', null, 'timer'], seen).toContain(block.context.kind);
     }
   }, 60_000);
 });
