@@ -207,7 +207,10 @@ export class OtelBridge {
 
   /** Whether a block may have ended without its event here yet: the loop ran out of work right after it. */
   #blockPending(): boolean {
-    if (Atomics.load(this.#state.i32, I32.STALL) === 1) return true;
+    const { i32 } = this.#state;
+    // REPORTING: the worker has closed the stall and is still making its event (it reads the
+    // samples then), so the message is not on its way yet.
+    if (Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1) return true;
     return busySinceBeat(this.#state, performance.now(), performance.nodeTiming.idleTime) >= this.#config.thresholdMs;
   }
 

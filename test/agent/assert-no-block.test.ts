@@ -32,7 +32,7 @@ describe.each([
     const [first, hint, ...stack] = sync.message!.split('\n');
     expect(first).toMatch(new RegExp(`^blocked the event loop for \\d+\\.\\d ms \\(budget ${budget} ms\\) in hashForAWhile \\(test/fixtures/assert/no-block\\.cjs:\\d+\\)$`));
     expect(hint).toBe('hint: crypto.pbkdf2Sync blocks the loop; use crypto.pbkdf2 (async, runs on the libuv pool)');
-    expect(stack.some((l) => /^ {4}at hashForAWhile \(test\/fixtures\/assert\/no-block\.cjs:\d+:\d+\)$/.test(l))).toBe(true);
+    expect(stack.some((l) => /^ {4}at hashForAWhile \(test\/fixtures\/assert\/no-block\.cjs:\d+:\d+\)$/.test(l)), sync.message).toBe(true);
 
     expect(o.get('async, short steps')).toEqual({ name: 'async, short steps', ok: true, value: 'fine' });
     expect(o.get('async, long step after an await')).toMatchObject({ ok: false, code: 'LOOPWATCH_ERR_BLOCKED', blocks: 1 });
