@@ -14,7 +14,7 @@ import { BlockMetrics } from './metrics/block-store.js';
 import { AGENT_KEY, METRICS_SOURCE, type MetricsSource } from './metrics/source.js';
 import { quoteNodeOption, splitNodeOptions, withoutOurPreload } from './node-options.js';
 import { installProbe, removeProbe } from './main-thread/probe.js';
-import { claimUntracked, createSharedState, FLAG, I32, type SharedState, untrackedPending } from './shared/shared-state.js';
+import { claimUntracked, createSharedState, FLAG, I32, type SharedState, reportPending, untrackedPending } from './shared/shared-state.js';
 import { formatBlockLine, untrackedEvent, writeBlockLine } from './main-thread/untracked.js';
 import type { WorkerData } from './watchdog/worker.js';
 import { LOG_MESSAGE } from './exporters/log.js';
@@ -217,7 +217,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     // A watchdog not running yet could add nothing to the main thread's own records (a
     // block that is over has no stack left to take): it is told not to start, and no wait.
     const ready = this.#watchdogRunning();
-    const pending = Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1 || busy >= this.config.thresholdMs || untrackedPending(this.#state);
+    const pending = reportPending(this.#state, busy, this.config.thresholdMs);
     const waited = pending && ready ? Atomics.wait(i32, I32.EXIT_ACK, 0, EXIT_WAIT_MS) : 'no wait';
     debug('exit: watchdog %s, stall %d, untracked records %d, claimed %d, wait: %s', ready ? 'running' : 'not running', Atomics.load(i32, I32.STALL), Atomics.load(i32, I32.UNTRACKED), Atomics.load(i32, I32.UNTRACKED_CLAIMED), waited);
     this.#reportUntracked();
@@ -284,9 +284,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
     // Ref'd while stopping: `await monitor.stop()` must come back even when nothing else
     // keeps the loop alive.
     worker.ref();
-    const { i32 } = this.#state;
-    const busy = Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1 || untrackedPending(this.#state);
-    if (this.#watchdogRunning() && busy) {
+    if (this.#watchdogRunning() && reportPending(this.#state)) {
       // A block is being tracked or waits to be reported: give the worker a bounded moment.
       const deadline = performance.now() + EXIT_WAIT_MS;
       while (Atomics.load(this.#state.i32, I32.EXIT_ACK) !== 1 && performance.now() < deadline) {

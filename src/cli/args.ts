@@ -84,7 +84,6 @@ export function numberFlag(command: string, flags: Flags, name: string, min: num
 const ON = new Set(['on', 'true', '1', 'yes']);
 const OFF = new Set(['off', 'false', '0', 'no']);
 
-/** An on/off flag: `--name` alone is on. */
 /**
  * A switch that also takes a few words of its own (`--context als`): the word (lower case),
  * true or false, or undefined when absent; a usage error names what is allowed.
@@ -93,9 +92,11 @@ export function choiceFlag<W extends string>(command: string, flags: Flags, name
   const raw = flags.get(name);
   const v = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
   if (v !== undefined && (words as readonly string[]).includes(v)) return v as W;
-  return switchFlag(command, flags, name, `on, off, ${words.slice(0, -1).join(', ')}${words.length > 1 ? ' or ' : ''}${words.at(-1)}`);
+  const allowed = ['on', 'off', ...words];
+  return switchFlag(command, flags, name, `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}`);
 }
 
+/** An on/off flag: `--name` alone is on. */
 export function switchFlag(command: string, flags: Flags, name: string, allowed = 'on or off'): boolean | undefined {
   const raw = flags.get(name);
   if (raw === undefined) return undefined;

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type * as Api from '@opentelemetry/api';
 import type { ResolvedConfig } from '../config.js';
 import type { BlockEvent } from '../shared/event.js';
-import { busySinceBeat, I32, type SharedState } from '../shared/shared-state.js';
+import { busySinceBeat, reportPending, type SharedState } from '../shared/shared-state.js';
 import { LoopInstruments } from './otel-metrics.js';
 import { BlockLabels } from '../metrics/labels.js';
 import { emitBlockSpan } from './otel-spans.js';
@@ -207,11 +207,7 @@ export class OtelBridge {
 
   /** Whether a block may have ended without its event here yet: the loop ran out of work right after it. */
   #blockPending(): boolean {
-    const { i32 } = this.#state;
-    // REPORTING: the worker has closed the stall and is still making its event (it reads the
-    // samples then), so the message is not on its way yet.
-    if (Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1) return true;
-    return busySinceBeat(this.#state, performance.now(), performance.nodeTiming.idleTime) >= this.#config.thresholdMs;
+    return reportPending(this.#state, busySinceBeat(this.#state, performance.now(), performance.nodeTiming.idleTime), this.#config.thresholdMs);
   }
 
   /**

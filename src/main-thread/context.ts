@@ -10,6 +10,7 @@ import type { BlockContext } from '../shared/event.js';
 import { splitNodeOptions } from '../node-options.js';
 import { CANDIDATES_MAX, existingLedger, type LedgerEntry, ledger, runInLedger } from './inflight.js';
 import { activeSpanRequest } from './otel-global.js';
+import { pathOf } from './path.js';
 
 /** What integrations and `run()` put into the context store. Mutable, so integrations can fill it in late. */
 export interface ContextStore {
@@ -207,12 +208,6 @@ export function run<R>(context: RunContext, fn: () => R): R {
   if (context.traceId !== undefined) store.traceId = context.traceId;
   if (context.spanId !== undefined) store.spanId = context.spanId;
   return contextMode() === 'als' ? contextStorage().run(store, fn) : runInLedger(store, fn);
-}
-
-function pathOf(url: unknown): string | null {
-  if (typeof url !== 'string') return null;
-  const q = url.search(/[?#]/);
-  return q === -1 ? url : url.slice(0, q);
 }
 
 function fromRequest(kind: string, req: IncomingMessage | undefined, out: BlockContext): void {

@@ -2,6 +2,7 @@
  * What loopwatch reads of OpenTelemetry without loading `@opentelemetry/api`: the global
  * where every 1.x copy of the API keeps what an SDK registered, and the shape of valid ids.
  */
+import { pathOf } from './path.js';
 
 /** Where every 1.x copy of `@opentelemetry/api` keeps its registered globals. */
 export const OTEL_API_KEY = Symbol.for('opentelemetry.js.api.1');
@@ -84,9 +85,7 @@ export function activeSpanRequest(): SpanRequest | null {
     // span's (or a span of unknown kind) describe the request being served.
     if (typeof span?.kind === 'number' && span.kind !== SERVER) return route === null ? null : { method: null, path: null, route };
     const method = attr(a, 'http.request.method', 'http.method');
-    const target = attr(a, 'url.path', 'http.target');
-    const q = target === null ? -1 : target.search(/[?#]/);
-    const path = target === null || q === -1 ? target : target.slice(0, q);
+    const path = pathOf(attr(a, 'url.path', 'http.target'));
     return path === null && route === null ? null : { method, path, route };
   } catch {
     return null;

@@ -172,6 +172,18 @@ export function untrackedPending(state: SharedState): boolean {
   return Atomics.load(state.i32, I32.UNTRACKED_CLAIMED) < Atomics.load(state.i32, I32.UNTRACKED);
 }
 
+/**
+ * Whether a block may have ended without its report out yet: the watchdog tracks a stall or
+ * is writing a report (REPORTING: it has closed the stall and still reads its samples), the
+ * main thread has been busy for a threshold since its last beat, or a record of a block the
+ * watchdog did not track waits for it. `busyMs`: busy time since the last beat (left out
+ * when not given).
+ */
+export function reportPending(state: SharedState, busyMs = 0, thresholdMs = Infinity): boolean {
+  const { i32 } = state;
+  return Atomics.load(i32, I32.STALL) === 1 || Atomics.load(i32, I32.REPORTING) === 1 || busyMs >= thresholdMs || untrackedPending(state);
+}
+
 /** Index of the bucket of `v` for upper bounds `bounds` (le); bounds.length is the +Inf bucket. */
 export function bucketIndex(bounds: readonly number[], v: number): number {
   let b = 0;

@@ -208,8 +208,7 @@ export class Watchdog {
   /** Sleep until the stall's next sample or ongoing line is due (see STALL_POLL_MS). */
   #stallWait(stall: Stall, now: number): number {
     if (!NOTIFIED) return STALL_POLL_MS;
-    const sampling = this.cfg.captureStacks && this.capturer.available;
-    const due = sampling ? Math.min(stall.nextSampleAt, stall.nextOngoingAt) : stall.nextOngoingAt;
+    const due = this.#sampling ? Math.min(stall.nextSampleAt, stall.nextOngoingAt) : stall.nextOngoingAt;
     // A sample is due and a capture is still in flight: look again soon.
     if (due <= now) return STALL_POLL_MS;
     return Math.min(due - now, STALL_WAIT_MAX_MS);
@@ -243,8 +242,13 @@ export class Watchdog {
     return stall;
   }
 
+  /** Whether stalls are sampled at all (stacks asked for, and the inspector usable). */
+  get #sampling(): boolean {
+    return this.cfg.captureStacks && this.capturer.available;
+  }
+
   #sample(stall: Stall, now: number): void {
-    if (!this.cfg.captureStacks || !this.capturer.available) return;
+    if (!this.#sampling) return;
     if (this.capturer.inFlight) return;
     if (stall.samples.length >= this.cfg.maxSamples) {
       if (this.cfg.maxSamples < 2) return;
