@@ -46,8 +46,12 @@ describe('loopwatch run --fail-on-block', () => {
     expect(high.stderr).toContain('no block of 200 ms or more');
     const low = await runCli(['run', '--fail-on-block', '10', '--', process.execPath, BLOCK], { env: { BLOCK_MS: '20' } });
     expect(low.code, low.stderr).toBe(3);
-    const failed = Number(/FAILED: (\d+) blocks of 10 ms or more/.exec(low.stderr)?.[1]);
-    expect(failed, low.stderr).toBeGreaterThanOrEqual(5);
+    const failed = Number(/FAILED: (\d+) blocks? of 10 ms or more/.exec(low.stderr)?.[1]);
+    // A block the machine's load starved (runnable, not running) is reported but not counted;
+    // each of the five is one or the other.
+    const starved = Number(/\((\d+) starved \(the process was runnable/.exec(low.stderr)?.[1] ?? 0);
+    expect(failed, low.stderr).toBeGreaterThanOrEqual(1);
+    expect(failed + starved, low.stderr).toBeGreaterThanOrEqual(5);
   });
 
   it('in GitHub Actions, annotates the culprit\'s file and line', async () => {
