@@ -75,7 +75,16 @@ function snapshot(p) {
   return { threads: procThreads(p.pid), ticksMs: procCpuMs(p.pid), mem: procMemory(p.pid) };
 }
 
-function summarize(p, a, b, wallMs) {
+/** The main thread's V8 heap of an idle server (idle-app.mjs answers SIGUSR2), kB per space. */
+async function mainHeap(p) {
+  const line = waitForJsonLine(p.child, (v) => v.heap !== undefined, 5000, 'the heap line');
+  p.child.kill('SIGUSR2');
+  return (await line).heap;
+}
+
+const heapTotal = (h) => Object.values(h).reduce((t, v) => t + v, 0);
+
+function summarize(p, a, b, wallMs, heap) {
   const deltas = threadDeltas(a.threads, b.threads);
   const cpuMs = deltas.reduce((s, d) => s + d.runMs, 0);
   const wakeups = deltas.reduce((s, d) => s + d.voluntary, 0);
@@ -95,6 +104,8 @@ function summarize(p, a, b, wallMs) {
     rssSettledKB: a.mem.rss,
     rssEndKB: b.mem.rss,
     anonEndKB: b.mem.anon,
+    fileEndKB: b.mem.file,
+    heapKB: heap,
     threadCount: b.mem.threads,
     threads,
   };
@@ -122,9 +133,11 @@ for (let r = 0; r < rounds; r++) {
     await sleep(durationMs);
     const b = procs.map(snapshot);
     const wallMs = performance.now() - t0;
+    const heaps = [];
+    for (const p of procs) heaps.push(await mainHeap(p));
     const byAgent = {};
     procs.forEach((p, k) => {
-      byAgent[p.kind] = summarize(p, a[k], b[k], wallMs);
+      byAgent[p.kind] = summarize(p, a[k], b[k], wallMs, heaps[k]);
     });
     const blockLines = procs.flatMap((p) => p.stderr.join('').split('\n').filter((l) => l.includes('"event loop blocked"')));
     const spawnedAt = procs.find((p) => p.kind === 'agent').spawnedAt;
@@ -186,6 +199,17 @@ if (bareWorker) {
     results.map((x) => [String(x.round), x.bareWorker.rssEndKB / 1024, x.none.rssEndKB / 1024, (x.bareWorker.rssEndKB - x.none.rssEndKB) / 1024,
       (x.agent.rssEndKB - x.none.rssEndKB) / 1024, (x.agent.rssEndKB - x.bareWorker.rssEndKB) / 1024]),
   );
+  console.log('## agent - bare Worker, split (MB): file-backed pages (mostly the node binary\'s own code, shared by every');
+  console.log('## node process on the machine) and anonymous memory, with the main thread\'s V8 heap (committed, by space)');
+  printTable(
+    ['round', 'file-backed', 'anonymous', 'main heap', 'main new space', 'main old space', 'main other spaces'],
+    results.map((x) => {
+      const d = (k) => ((x.agent.heapKB[k] ?? 0) - (x.bareWorker.heapKB[k] ?? 0)) / 1024;
+      const all = (heapTotal(x.agent.heapKB) - heapTotal(x.bareWorker.heapKB)) / 1024;
+      return [String(x.round), (x.agent.fileEndKB - x.bareWorker.fileEndKB) / 1024, (x.agent.anonEndKB - x.bareWorker.anonEndKB) / 1024,
+        all, d('new'), d('old'), all - d('new') - d('old')];
+    }),
+  );
 }
 
 const idleBlocks = results.flatMap((x) => x.blocks.map((b) => ({ round: x.round, ...b })));
@@ -220,6 +244,10 @@ const summary = {
   bareWorker: bareWorker ? {
     addedRssMB: round(median(results.map((x) => (x.bareWorker.rssEndKB - x.none.rssEndKB) / 1024)), 2),
     agentOverBareMB: round(median(results.map((x) => (x.agent.rssEndKB - x.bareWorker.rssEndKB) / 1024)), 2),
+    agentOverBareFileMB: round(median(results.map((x) => (x.agent.fileEndKB - x.bareWorker.fileEndKB) / 1024)), 2),
+    agentOverBareAnonMB: round(median(results.map((x) => (x.agent.anonEndKB - x.bareWorker.anonEndKB) / 1024)), 2),
+    mainHeapOverBareMB: round(median(results.map((x) => (heapTotal(x.agent.heapKB) - heapTotal(x.bareWorker.heapKB)) / 1024)), 2),
+    mainNewSpaceOverBareMB: round(median(results.map((x) => ((x.agent.heapKB.new ?? 0) - (x.bareWorker.heapKB.new ?? 0)) / 1024)), 2),
   } : null,
 };
 summary.targets = {
@@ -251,6 +279,8 @@ printTable(['measure', 'value', 'target'], [
   ...(summary.bareWorker ? [
     ['bare Worker adds, RSS MB', summary.bareWorker.addedRssMB, ''],
     ['agent RSS over a bare Worker, MB', summary.bareWorker.agentOverBareMB, `<= 1: ${verdict(summary.targets.rssOverBareWorker.met)}`],
+    ['  file-backed / anonymous, MB', `${summary.bareWorker.agentOverBareFileMB} / ${summary.bareWorker.agentOverBareAnonMB}`, ''],
+    ['  main thread V8 heap / its new space, MB', `${summary.bareWorker.mainHeapOverBareMB} / ${summary.bareWorker.mainNewSpaceOverBareMB}`, ''],
   ] : []),
   ['block lines while idle', String(summary.blockLines), ''],
 ]);
