@@ -15,13 +15,15 @@
 // loads nothing: the memory floor of any watchdog thread.
 import { join } from 'node:path';
 import {
-  BENCH_DIR, emitJson, machineFacts, max, median, min, pinSelf, printMachine, printTable, procCpuMs,
+  agentBuild, BENCH_DIR, emitJson, machineFacts, max, median, min, pinSelf, printMachine, printTable, procCpuMs,
   procMemory, procThreads, benchCli, round, sleep, spawnNode, stopChild, threadDeltas,
   verdict, waitForJsonLine,
 } from './lib.mjs';
 
 const HELP = `usage: node bench/idle.mjs [options]
   --agent DIR        agent build to load (a dist/ folder; default dist/, copied first)
+  --agent-b DIR      a second build, run beside the first in the same rounds: CPU, wake-ups
+                     and memory of both (A/B)
   --node PATH        node binary for the idle servers (default: this node)
   --rounds N         rounds (each: one server with the agent, one without, in parallel), default 3
   --duration S       measured window per round, default 20
@@ -46,7 +48,9 @@ const { opts, build, nodeBin } = benchCli(HELP, {
   threshold: { type: 'string' },
   'prometheus-port': { type: 'string' },
   'self-cpu': { type: 'string', default: '1' },
+  'agent-b': { type: 'string' },
 });
+const buildB = opts['agent-b'] === undefined ? null : agentBuild(opts['agent-b']);
 const rounds = Number(opts.rounds);
 const durationMs = Number(opts.duration) * 1000;
 const settleMs = Number(opts.settle) * 1000;
@@ -57,18 +61,18 @@ const beatFor = (t) => Math.max(1, Math.min(Math.round(t * 0.75), Math.floor(t) 
 const timerMs = opts['timer-ms'] !== undefined ? Number(opts['timer-ms']) : beatFor(Number(opts.threshold ?? 50));
 const bareWorker = opts['bare-worker'] !== 'off';
 
-async function start(agent, timer = 0, endpoint = true, bare = false) {
+async function start(agent, timer = 0, endpoint = true, bare = false, b = false) {
   const env = { LOOPWATCH_CONTEXT: opts.context, LOOPWATCH_LOG: 'stderr', BENCH_TIMER_MS: String(timer), BENCH_BARE_WORKER: bare ? '1' : '0' };
   if (opts.threshold) env.LOOPWATCH_THRESHOLD_MS = opts.threshold;
   if (agent && endpoint && opts['prometheus-port']) Object.assign(env, { LOOPWATCH_PROMETHEUS_PORT: opts['prometheus-port'], LOOPWATCH_PROMETHEUS_HOST: '127.0.0.1' });
   const spawnedAt = Date.now();
-  const child = spawnNode({ nodeBin, script: APP, agent: agent ? build.register : null, env, cpu: opts['app-cpu'] });
+  const child = spawnNode({ nodeBin, script: APP, agent: agent ? (b ? buildB.register : build.register) : null, env, cpu: opts['app-cpu'] });
   const stderr = [];
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (c) => stderr.push(c));
   const ready = await waitForJsonLine(child, (v) => v.ready === true, 10_000, 'the idle server');
   if (ready.agent !== agent) throw new Error(`idle server reports agent=${ready.agent}, expected ${agent}`);
-  return { child, pid: ready.pid, agent, stderr, spawnedAt, kind: agent ? (endpoint ? 'agent' : 'agentNoEndpoint') : timer ? 'timer' : bare ? 'bareWorker' : 'none' };
+  return { child, pid: ready.pid, agent, stderr, spawnedAt, kind: agent ? (b ? 'agentB' : endpoint ? 'agent' : 'agentNoEndpoint') : timer ? 'timer' : bare ? 'bareWorker' : 'none' };
 }
 
 function snapshot(p) {
@@ -124,6 +128,7 @@ for (let r = 0; r < rounds; r++) {
   const procs = [];
   try {
     for (const agent of order) procs.push(await start(agent));
+    if (buildB) procs.push(await start(true, 0, true, false, true));
     if (timerMs > 0) procs.push(await start(false, timerMs));
     if (bareWorker) procs.push(await start(false, 0, true, true));
     if (opts['prometheus-port']) procs.push(await start(true, 0, false));
@@ -284,6 +289,36 @@ printTable(['measure', 'value', 'target'], [
   ] : []),
   ['block lines while idle', String(summary.blockLines), ''],
 ]);
+
+if (buildB) {
+  // The same measures for both builds, from the same rounds (each round's servers side by side).
+  const side = (k) => ({
+    cpuPct: round(median(results.map((x) => x[k].cpuPct)), 4),
+    wakeupsPerS: round(median(results.map((x) => x[k].wakeupsPerS)), 1),
+    rssMB: round(median(results.map((x) => x[k].rssEndKB / 1024)), 2),
+    anonMB: round(median(results.map((x) => x[k].anonEndKB / 1024)), 2),
+    fileMB: round(median(results.map((x) => x[k].fileEndKB / 1024)), 2),
+    mainHeapMB: round(median(results.map((x) => heapTotal(x[k].heapKB) / 1024)), 2),
+  });
+  summary.compare = { agentB: { distSha: buildB.distSha, distBuiltAt: buildB.distBuiltAt }, a: side('agent'), b: side('agentB') };
+  console.log(`\n## A/B: --agent (dist ${build.distSha}) vs --agent-b (dist ${buildB.distSha}), same rounds`);
+  printTable(
+    ['round', 'CPU % A / B', 'RSS A / B', 'anonymous A / B', 'file-backed A / B'],
+    results.map((x) => [String(x.round), `${x.agent.cpuPct.toFixed(3)} / ${x.agentB.cpuPct.toFixed(3)}`,
+      `${(x.agent.rssEndKB / 1024).toFixed(2)} / ${(x.agentB.rssEndKB / 1024).toFixed(2)}`,
+      `${(x.agent.anonEndKB / 1024).toFixed(2)} / ${(x.agentB.anonEndKB / 1024).toFixed(2)}`,
+      `${(x.agent.fileEndKB / 1024).toFixed(2)} / ${(x.agentB.fileEndKB / 1024).toFixed(2)}`]),
+  );
+  const { a, b } = summary.compare;
+  printTable(['median', 'A', 'B', 'A - B'], [
+    ['CPU, % of one core', a.cpuPct, b.cpuPct, a.cpuPct - b.cpuPct],
+    ['wake-ups/s', a.wakeupsPerS, b.wakeupsPerS, a.wakeupsPerS - b.wakeupsPerS],
+    ['RSS, MB', a.rssMB, b.rssMB, a.rssMB - b.rssMB],
+    ['anonymous, MB', a.anonMB, b.anonMB, a.anonMB - b.anonMB],
+    ['file-backed, MB', a.fileMB, b.fileMB, a.fileMB - b.fileMB],
+    ['main thread V8 heap, MB', a.mainHeapMB, b.mainHeapMB, a.mainHeapMB - b.mainHeapMB],
+  ]);
+}
 
 emitJson('idle', {
   machine, params, summary,

@@ -30,6 +30,14 @@ const debug = debuglog('loopwatch');
 /** How long an exiting process waits, at most, for the watchdog to report a block in progress. */
 const EXIT_WAIT_MS = 300;
 
+/**
+ * The watchdog's young generation, capped: its allocations are small and short-lived (a
+ * probe result, a log line), and left to V8's default its semi-spaces grow and stay grown in
+ * an idle process. Measured A/B with bench/idle.mjs --agent-b, and the watchdog's time per
+ * block A/B with bench/capture.mjs --agent-b and bench/flood.mjs (docs/performance.md, Idle).
+ */
+const WATCHDOG_HEAP = { maxYoungGenerationSizeMb: 1 } as const;
+
 export interface MonitorEvents {
   block: [event: BlockEvent];
 }
@@ -188,6 +196,7 @@ class Agent extends EventEmitter<MonitorEvents> implements Monitor {
       env,
       stdout: false,
       stderr: false,
+      resourceLimits: WATCHDOG_HEAP,
     });
     worker.on('message', (msg: WorkerMessage) => {
       // Only the worker's own messages: settle() compares them with its REPORTS count.
